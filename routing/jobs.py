@@ -1,0 +1,3 @@
+"""Periodic jobs: filled in with the engine."""
+
+PERIODIC_JOBS: list = []

@@ -1,0 +1,166 @@
+"""Queues, queue profiles and break reasons: what routing reads to decide who gets what."""
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+def new_queue_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def parse_origins(text: str) -> list[str]:
+    """Split the allowed origins field (one per line or comma-separated) into normalised origins."""
+    return [item.strip().rstrip("/").lower() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+def validate_origins(text: str) -> None:
+    for origin in parse_origins(text):
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ValidationError(
+                "%(origin)s is not a web-site origin: write scheme and host, e.g. https://www.example.com",
+                params={"origin": origin},
+            )
+
+
+class WebchatQueue(models.Model):
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="webchat_queues")
+    name = models.CharField(max_length=100)
+    token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_queue_token,
+        editable=False,
+        help_text="Put in the web-site snippet; selects this queue.",
+    )
+    enabled = models.BooleanField(default=True)
+    auto_allocate = models.BooleanField(
+        default=True, help_text="Allocate waiting chats to eligible agents. Off: agents take them from the queue."
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        validators=[validate_origins],
+        help_text="Web sites allowed to embed the chat, one origin per line (https://www.example.com). "
+        "Blank: any site.",
+    )
+    widget_title = models.CharField(max_length=60, default="Chat with us")
+    widget_colour = models.CharField(
+        max_length=7,
+        default="#2563eb",
+        help_text="The launcher's and header's colour, as #rrggbb.",
+    )
+    welcome_message = models.CharField(max_length=300, blank=True)
+
+    # Advanced settings.
+    max_queue_length = models.PositiveIntegerField(
+        "Maximum Queue Length", default=50, validators=[MinValueValidator(1)]
+    )
+    wrapup_enabled = models.BooleanField("Enable Wrap-Up Time", default=True)
+    wrapup_seconds = models.PositiveIntegerField(
+        "Wrap-up Time (seconds)", default=60, validators=[MinValueValidator(1)]
+    )
+    wrapup_extension_seconds = models.PositiveIntegerField(
+        "Wrap-up Extension Time (seconds)", default=60, validators=[MinValueValidator(1)]
+    )
+    wrapup_extensions = models.PositiveSmallIntegerField(
+        "Wrap-up Extensions", default=3, help_text="How many times an agent may extend wrap-up. 0: never."
+    )
+    allow_wait_without_agents = models.BooleanField(
+        "Allow chats to wait in queue when no agents are handling it", default=True
+    )
+    agents_view_queue_status = models.BooleanField("Allow agents to view queue status", default=True)
+    max_chats_per_agent = models.PositiveSmallIntegerField(
+        "Maximum Number Of Webchats Per Agent",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Blank: the company default.",
+    )
+    reply_alert_seconds = models.PositiveIntegerField(
+        "Customer reply alert (seconds)",
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="How long a customer may wait for a reply before the alert icon changes colour.",
+    )
+
+    class Meta:
+        ordering = ["company", "name"]
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="webchat_queue_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.widget_colour and not (
+            len(self.widget_colour) == 7
+            and self.widget_colour.startswith("#")
+            and all(c in "0123456789abcdefABCDEF" for c in self.widget_colour[1:])
+        ):
+            raise ValidationError({"widget_colour": "Write the colour as #rrggbb, e.g. #2563eb."})
+
+    @property
+    def origins(self) -> list[str]:
+        return parse_origins(self.allowed_origins)
+
+    def chat_capacity(self) -> int:
+        """The most chats an agent may hold when taking or being allocated one from this queue."""
+        return self.max_chats_per_agent or self.company.default_max_chats_per_agent
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """A request without an Origin (a handset app, a server) is never refused for that reason."""
+        if not origin or not self.origins:
+            return True
+        return origin.rstrip("/").lower() in self.origins
+
+
+class VoiceQueue(models.Model):
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="voice_queues")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, help_text="The name the telephony system uses for this queue.")
+    ring_timeout_seconds = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1)], help_text="Ring-no-answer moves the call on after this."
+    )
+    wrapup_seconds = models.PositiveIntegerField("call wrap-up (seconds)", default=30)
+
+    class Meta:
+        ordering = ["company", "name"]
+        constraints = [models.UniqueConstraint(fields=["company", "slug"], name="voice_queue_slug_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueProfile(models.Model):
+    """A Webchat Queues profile: which of the company's webchat queues its users see and serve."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="queue_profiles")
+    name = models.CharField(max_length=100)
+    all_queues = models.BooleanField(default=False, help_text="Every webchat queue of the company, now and later.")
+    queues = models.ManyToManyField(WebchatQueue, blank=True, related_name="profiles")
+
+    class Meta:
+        ordering = ["company", "name"]
+        verbose_name = "Webchat Queues profile"
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="queue_profile_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BreakReason(models.Model):
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="break_reasons")
+    name = models.CharField(max_length=60)
+    interruptible = models.BooleanField(
+        default=False, help_text="An agent on this break may still be offered calls."
+    )
+
+    class Meta:
+        ordering = ["company", "name"]
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="break_reason_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
