@@ -26,7 +26,9 @@ class Channel(models.TextChoices):
 
 
 class Interaction(models.Model):
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="interactions")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="interactions"
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
     )
@@ -42,7 +44,11 @@ class Interaction(models.Model):
         "routing.VoiceQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     agent = models.ForeignKey(
-        "contactcentre.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
+        "contactcentre.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
     )
     agent_name = models.CharField(max_length=80, blank=True)
     customer_name = models.CharField(max_length=120, blank=True)

@@ -1,3 +1,10 @@
-"""Periodic jobs: filled in with the engine."""
+"""The periodic jobs: run by Celery beat in production and by the in-process scheduler when embedded."""
 
-PERIODIC_JOBS: list = []
+from routing import engine
+
+PERIODIC_JOBS = [
+    engine.expire_wrapups,
+    engine.flag_reply_alerts,
+    engine.sweep_allocation,
+    engine.expire_lost_connections,
+]

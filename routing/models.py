@@ -28,7 +28,9 @@ def validate_origins(text: str) -> None:
 
 
 class WebchatQueue(models.Model):
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="webchat_queues")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="webchat_queues"
+    )
     name = models.CharField(max_length=100)
     token = models.CharField(
         max_length=64,
@@ -39,7 +41,8 @@ class WebchatQueue(models.Model):
     )
     enabled = models.BooleanField(default=True)
     auto_allocate = models.BooleanField(
-        default=True, help_text="Allocate waiting chats to eligible agents. Off: agents take them from the queue."
+        default=True,
+        help_text="Allocate waiting chats to eligible agents. Off: agents take them from the queue.",
     )
     allowed_origins = models.TextField(
         blank=True,
@@ -118,11 +121,15 @@ class WebchatQueue(models.Model):
 
 
 class VoiceQueue(models.Model):
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="voice_queues")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="voice_queues"
+    )
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, help_text="The name the telephony system uses for this queue.")
     ring_timeout_seconds = models.PositiveIntegerField(
-        default=20, validators=[MinValueValidator(1)], help_text="Ring-no-answer moves the call on after this."
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="Ring-no-answer moves the call on after this.",
     )
     wrapup_seconds = models.PositiveIntegerField("call wrap-up (seconds)", default=30)
 
@@ -137,9 +144,13 @@ class VoiceQueue(models.Model):
 class QueueProfile(models.Model):
     """A Webchat Queues profile: which of the company's webchat queues its users see and serve."""
 
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="queue_profiles")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="queue_profiles"
+    )
     name = models.CharField(max_length=100)
-    all_queues = models.BooleanField(default=False, help_text="Every webchat queue of the company, now and later.")
+    all_queues = models.BooleanField(
+        default=False, help_text="Every webchat queue of the company, now and later."
+    )
     queues = models.ManyToManyField(WebchatQueue, blank=True, related_name="profiles")
 
     class Meta:
@@ -152,7 +163,9 @@ class QueueProfile(models.Model):
 
 
 class BreakReason(models.Model):
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="break_reasons")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="break_reasons"
+    )
     name = models.CharField(max_length=60)
     interruptible = models.BooleanField(
         default=False, help_text="An agent on this break may still be offered calls."

@@ -43,7 +43,9 @@ class EndedBy(models.TextChoices):
 
 
 class Classification(models.Model):
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="classifications")
+    company = models.ForeignKey(
+        "contactcentre.Company", on_delete=models.CASCADE, related_name="classifications"
+    )
     code = models.CharField(max_length=30)
     label = models.CharField(max_length=120)
     queues = models.ManyToManyField(
@@ -64,7 +66,9 @@ class Classification(models.Model):
 class ResponseTemplate(models.Model):
     company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="templates")
     title = models.CharField(max_length=100)
-    text = models.TextField(help_text="Placeholders: {customer_name}, {agent_name}, {queue_name}, {company_name}.")
+    text = models.TextField(
+        help_text="Placeholders: {customer_name}, {agent_name}, {queue_name}, {company_name}."
+    )
     queues = models.ManyToManyField(
         "routing.WebchatQueue",
         blank=True,
@@ -91,16 +95,28 @@ class Chat(models.Model):
     )
     customer_name = models.CharField(max_length=80, blank=True)
     visitor_id = models.CharField(max_length=100, blank=True)
-    contact = models.ForeignKey("crm.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="chats")
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="chats"
+    )
 
     created_at = models.DateTimeField()
     queued_at = models.DateTimeField(help_text="When the chat first joined a queue; kept when it returns.")
     queue_priority = models.SmallIntegerField(default=0, help_text="Returned chats go to the front.")
+    returned_by = models.ForeignKey(
+        "contactcentre.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The agent who last put the chat back; it is not allocated to them again automatically.",
+    )
     allocated_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     unseen = models.BooleanField(default=False, help_text="New in the inbox (the bell) until first opened.")
 
-    activated_at = models.DateTimeField(null=True, blank=True, help_text="Start of the running handle-time clock.")
+    activated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the running handle-time clock."
+    )
     handle_seconds = models.FloatField(default=0, help_text="Handle time before the running clock.")
     park_reason = models.CharField(max_length=20, choices=ParkReason.choices, blank=True)
 
@@ -108,7 +124,9 @@ class Chat(models.Model):
     ended_by = models.CharField(max_length=20, choices=EndedBy.choices, blank=True)
 
     wrapup_started_at = models.DateTimeField(null=True, blank=True)
-    wrapup_deadline = models.DateTimeField(null=True, blank=True, help_text="When the running countdown ends.")
+    wrapup_deadline = models.DateTimeField(
+        null=True, blank=True, help_text="When the running countdown ends."
+    )
     wrapup_remaining_seconds = models.FloatField(null=True, blank=True, help_text="Paused countdown.")
     wrapup_extensions_used = models.PositiveSmallIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -124,7 +142,9 @@ class Chat(models.Model):
     customer_waiting_since = models.DateTimeField(
         null=True, blank=True, help_text="The customer's oldest message without an agent's reply after it."
     )
-    reply_overdue = models.BooleanField(default=False, help_text="Waiting longer than the queue's reply alert.")
+    reply_overdue = models.BooleanField(
+        default=False, help_text="Waiting longer than the queue's reply alert."
+    )
 
     class Meta:
         ordering = ["-created_at"]

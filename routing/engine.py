@@ -1,0 +1,1205 @@
+"""The engine: the one writer of chat and agent state.
+
+Every public function here is one transition. It runs in one transaction, locks the rows it changes with
+SELECT ... FOR UPDATE in a fixed order (the agent's membership first, then the chat), re-checks the rule it
+enforces after locking, refuses an illegal transition with TransitionError, and publishes what changed
+after commit (routing.events). Allocation claims queued chats with SKIP LOCKED, so any number of server
+processes may allocate at once without giving one chat to two agents or an agent more than its capacity.
+
+Work that may find nothing to do (allocation after a change) runs after the transition's own transaction,
+so a slow allocation never holds the caller's locks.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from contactcentre.models import Membership, Presence
+from crm.models import Channel, Contact, Interaction
+from routing import events, selectors
+from routing.events import Outbox
+from routing.models import BreakReason, WebchatQueue
+from webchat.models import (
+    HELD_STATES,
+    Chat,
+    ChatState,
+    Classification,
+    EndedBy,
+    Message,
+    Outcome,
+    ParkReason,
+    Sender,
+)
+
+logger = logging.getLogger(__name__)
+
+S = ChatState
+
+
+class TransitionError(Exception):
+    """A refused transition: `code` for programs, `message` for people."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+# Every allowed transition of a chat, as data: action -> {from state: to state}. Two rules refine the
+# landing state (see _landing): a chat the customer already ended lands in wrap-up instead of active, and
+# wrap-up lands in closed on a queue with wrap-up disabled.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "take": {S.QUEUED: S.INBOX},
+    "allocate": {S.QUEUED: S.INBOX},
+    "activate": {S.INBOX: S.ACTIVE, S.PARKED: S.ACTIVE, S.WRAPUP_PARKED: S.WRAPUP},
+    "park": {S.ACTIVE: S.PARKED, S.WRAPUP: S.WRAPUP_PARKED},
+    "put_back": {S.INBOX: S.QUEUED, S.ACTIVE: S.QUEUED, S.PARKED: S.QUEUED},
+    "transfer": {S.INBOX: S.QUEUED, S.ACTIVE: S.QUEUED, S.PARKED: S.QUEUED},
+    "end": {S.ACTIVE: S.WRAPUP},
+    "customer_end": {S.QUEUED: S.CLOSED, S.INBOX: S.INBOX, S.ACTIVE: S.WRAPUP, S.PARKED: S.PARKED},
+    "extend": {S.WRAPUP: S.WRAPUP},
+    "complete_wrapup": {S.WRAPUP: S.CLOSED, S.WRAPUP_PARKED: S.CLOSED},
+    "expire_wrapup": {S.WRAPUP: S.CLOSED},
+    "release": {
+        S.INBOX: S.QUEUED,
+        S.ACTIVE: S.QUEUED,
+        S.PARKED: S.QUEUED,
+        S.WRAPUP: S.CLOSED,
+        S.WRAPUP_PARKED: S.CLOSED,
+    },
+}
+
+# What an agent may do to the chats they hold that does not change the state.
+EDITABLE_STATES = frozenset(HELD_STATES)
+
+REFUSALS = {
+    "take": ("not_queued", "This chat is no longer waiting in a queue."),
+    "allocate": ("not_queued", "This chat is no longer waiting in a queue."),
+    "activate": ("cannot_activate", "This chat cannot be made active now."),
+    "park": ("not_active", "Only the active chat or an active wrap-up can be parked."),
+    "put_back": ("cannot_put_back", "Only chats in the inbox, active or parked can be put back."),
+    "transfer": ("cannot_transfer", "Only chats in the inbox, active or parked can be transferred."),
+    "end": ("not_active", "Make the chat active before ending it."),
+    "customer_end": ("already_ended", "The chat has already ended."),
+    "extend": ("not_in_wrapup", "Only an active wrap-up can be extended."),
+    "complete_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
+    "expire_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
+    "release": ("not_held", "This chat is not held by an agent."),
+}
+
+
+def target_state(action: str, state: str) -> str:
+    """The state `action` moves a chat in `state` to, or TransitionError if it may not."""
+    try:
+        return TRANSITIONS[action][state]
+    except KeyError:
+        code, message = REFUSALS[action]
+        raise TransitionError(code, message) from None
+
+
+def _landing(chat: Chat, state: str) -> str:
+    if state == S.ACTIVE and chat.ended_at is not None:
+        state = S.WRAPUP
+    if state == S.WRAPUP and not chat.queue.wrapup_enabled:
+        state = S.CLOSED
+    return state
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Locking helpers. Order: membership, then chats (by primary key when several).
+
+
+def _lock_agent(agent: Membership | int) -> Membership:
+    agent_id = agent if isinstance(agent, int) else agent.pk
+    return (
+        Membership.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("company", "queue_profile", "user")
+        .get(pk=agent_id)
+    )
+
+
+def _lock_chat(chat_id, *, company_id: int | None = None) -> Chat:
+    chats = Chat.objects.select_for_update(no_key=True, of=("self",)).select_related(
+        "queue", "queue__company"
+    )
+    if company_id is not None:
+        chats = chats.filter(company_id=company_id)
+    try:
+        return chats.get(pk=chat_id)
+    except (Chat.DoesNotExist, ValueError, TypeError):
+        raise TransitionError("not_found", "No such chat.", status=404) from None
+
+
+def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
+    """Lock an agent and one of their chats; another agent's or company's chat is not found."""
+    agent = _lock_agent(agent_id)
+    chat = _lock_chat(chat_id, company_id=agent.company_id)
+    if chat.agent_id != agent.pk:
+        raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
+    return agent, chat
+
+
+def _require_logged_in(agent: Membership) -> None:
+    if agent.presence == Presence.UNAVAILABLE:
+        raise TransitionError(
+            "unavailable", "You are Unavailable: set yourself Available or on a break first."
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Events
+
+
+def _tell_agent(out: Outbox, agent_id: int | None, **frame) -> None:
+    if agent_id is not None:
+        out.add_once(events.agent_group(agent_id), frame)
+
+
+def _tell_inbox(out: Outbox, chat: Chat, agent_id: int | None) -> None:
+    """The agent's inbox row and workspace for this chat changed."""
+    _tell_agent(out, agent_id, type="inbox")
+    _tell_agent(out, agent_id, type="chat", chat_id=str(chat.pk), state=chat.state)
+
+
+def _tell_queue(out: Outbox, queue: WebchatQueue) -> None:
+    out.add_once(events.queue_group(queue.pk), {"type": "queue", "queue_id": queue.pk})
+    out.add_once(events.wallboard_group(queue.company_id), {"type": "wallboard"})
+
+
+def _tell_customer(out: Outbox, chat: Chat) -> None:
+    out.add(events.chat_group(chat.pk), selectors.customer_state(chat))
+
+
+def _tell_presence(out: Outbox, agent: Membership) -> None:
+    _tell_agent(out, agent.pk, type="presence")
+    out.add_once(events.wallboard_group(agent.company_id), {"type": "wallboard"})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Clocks
+
+
+def _stop_handle_clock(chat: Chat, now: datetime) -> None:
+    if chat.activated_at is not None:
+        chat.handle_seconds += max(0.0, (now - chat.activated_at).total_seconds())
+        chat.activated_at = None
+
+
+def _start_wrapup(chat: Chat, now: datetime) -> None:
+    chat.wrapup_started_at = now
+    chat.wrapup_deadline = now + timedelta(seconds=chat.queue.wrapup_seconds)
+    chat.wrapup_remaining_seconds = None
+
+
+def _pause_wrapup(chat: Chat, now: datetime) -> None:
+    chat.wrapup_remaining_seconds = max(0.0, (chat.wrapup_deadline - now).total_seconds())
+    chat.wrapup_deadline = None
+
+
+def _resume_wrapup(chat: Chat, now: datetime) -> None:
+    chat.wrapup_deadline = now + timedelta(seconds=chat.wrapup_remaining_seconds or 0)
+    chat.wrapup_remaining_seconds = None
+
+
+def _mark_ended(chat: Chat, now: datetime, by: str) -> None:
+    if chat.ended_at is None:
+        chat.ended_at = now
+        chat.ended_by = by
+
+
+def _close(chat: Chat, now: datetime, outcome: str) -> None:
+    """Close the chat and log it in the CRM."""
+    _mark_ended(chat, now, EndedBy.SYSTEM)
+    chat.state = S.CLOSED
+    chat.outcome = outcome
+    chat.closed_at = now
+    chat.activated_at = None
+    chat.wrapup_deadline = None
+    chat.wrapup_remaining_seconds = None
+    chat.unseen = False
+    chat.customer_waiting_since = None
+    chat.reply_overdue = False
+    agent = chat.agent
+    wrapup_seconds = (now - chat.wrapup_started_at).total_seconds() if chat.wrapup_started_at else 0.0
+    Interaction.objects.create(
+        company_id=chat.company_id,
+        contact_id=chat.contact_id,
+        channel=Channel.WEBCHAT,
+        chat=chat,
+        queue_name=chat.queue.name,
+        webchat_queue_id=chat.queue_id,
+        agent=agent,
+        agent_name=agent.name if agent else "",
+        customer_name=chat.customer_name,
+        opened_at=chat.created_at,
+        answered_at=chat.answered_at,
+        ended_at=chat.ended_at,
+        closed_at=now,
+        handle_seconds=round(chat.handle_seconds, 3),
+        wrapup_seconds=round(wrapup_seconds, 3),
+        classification_id=chat.classification_id,
+        classification_text=chat.classification_text,
+        notes=chat.notes,
+        abusive=chat.abusive,
+        outcome=outcome,
+    )
+
+
+def _enter_landing(chat: Chat, state: str, now: datetime) -> None:
+    """Put the chat in `state`, running what entering wrap-up or closed means."""
+    if state == S.WRAPUP:
+        _stop_handle_clock(chat, now)
+        chat.state = S.WRAPUP
+        if chat.wrapup_started_at is None:
+            _start_wrapup(chat, now)
+        elif chat.wrapup_remaining_seconds is not None:
+            _resume_wrapup(chat, now)
+    elif state == S.CLOSED:
+        _stop_handle_clock(chat, now)
+        _close(chat, now, Outcome.COMPLETED)
+    else:
+        chat.state = state
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The customer opens and ends a chat
+
+
+@dataclass(frozen=True)
+class OpenedChat:
+    chat: Chat
+    first_message: Message | None
+
+
+def chat_open(
+    *,
+    queue_token: str,
+    customer_name: str = "",
+    first_message: str = "",
+    visitor_id: str = "",
+    client_id: str = "",
+) -> OpenedChat:
+    """Open a chat on the queue the token selects.
+
+    Locks the queue row so that concurrent opens respect Maximum Queue Length exactly. Refuses an unknown
+    or disabled queue (404 unknown_queue), a full queue (409 queue_full) and a queue nobody serves when
+    waiting is not allowed (409 no_agents); a refused chat is still logged, closed with outcome refused.
+    Allocates after commit when the queue auto-allocates.
+    """
+    now = _now()
+    out = Outbox()
+    refusal: TransitionError | None = None
+    with transaction.atomic():
+        try:
+            queue = (
+                WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("company")
+                .get(token=queue_token, enabled=True)
+            )
+        except WebchatQueue.DoesNotExist:
+            raise TransitionError("unknown_queue", "This chat is not available.", status=404) from None
+        waiting = Chat.objects.filter(queue=queue, state=S.QUEUED).count()
+        if waiting >= queue.max_queue_length:
+            refusal = TransitionError(
+                "queue_full", "All our agents are busy and the queue is full. Please try again later."
+            )
+        elif not queue.allow_wait_without_agents and not selectors.queue_has_agents(queue):
+            refusal = TransitionError(
+                "no_agents", "No one is available to chat right now. Please try again later."
+            )
+        chat = Chat.objects.create(
+            company_id=queue.company_id,
+            queue=queue,
+            customer_name=customer_name,
+            visitor_id=visitor_id,
+            created_at=now,
+            queued_at=now,
+        )
+        message = None
+        if refusal is not None:
+            _close(chat, now, Outcome.REFUSED)
+            chat.save()
+        else:
+            if first_message:
+                message = _store_message(
+                    chat, Sender.CUSTOMER, client_id or f"open-{chat.pk}", first_message, now
+                )
+                chat.save(update_fields=["last_seq", "customer_waiting_since"])
+            _tell_queue(out, queue)
+            out.send_on_commit()
+    if refusal is not None:
+        raise refusal
+    if queue.auto_allocate:
+        allocate_queue(queue_id=queue.pk)
+        chat.refresh_from_db()
+    return OpenedChat(chat=chat, first_message=message)
+
+
+def chat_end_by_customer(*, chat_id) -> Chat:
+    """The customer ends the chat from the widget or app.
+
+    Locks the chat's agent (if any), then the chat. Queued: closed as abandoned. Active: wrap-up (or closed
+    where wrap-up is off). In the inbox or parked: marked ended; it enters wrap-up when the agent activates
+    it. Already ended: nothing changes.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        chat = _lock_chat_with_agent(chat_id)
+        if chat.ended_at is not None or chat.state == S.CLOSED:
+            return chat
+        target = target_state("customer_end", chat.state)
+        _mark_ended(chat, now, EndedBy.CUSTOMER)
+        agent_id = chat.agent_id
+        if chat.state == S.QUEUED:
+            _close(chat, now, Outcome.ABANDONED)
+            _tell_queue(out, chat.queue)
+            out.add_positions(chat.queue_id)
+        else:
+            _enter_landing(chat, _landing(chat, target), now)
+        chat.customer_waiting_since = None
+        chat.reply_overdue = False
+        chat.save()
+        _system_message(out, chat, "The customer has left the chat.", now)
+        _tell_customer(out, chat)
+        _tell_inbox(out, chat, agent_id)
+        out.send_on_commit()
+    if chat.state == S.CLOSED and agent_id is not None:
+        allocate_for_agent(agent_id=agent_id)
+    return chat
+
+
+class _ChangedHands(Exception):
+    pass
+
+
+def _lock_chat_with_agent(chat_id) -> Chat:
+    """Lock a chat and its agent, agent first: the chat's agent is read, locked, then confirmed.
+
+    If the chat changed hands between the read and the lock, the attempt's savepoint is rolled back, which
+    releases its row locks, so the fixed order is never broken.
+    """
+    for _ in range(5):
+        try:
+            agent_id = Chat.objects.filter(pk=chat_id).values_list("agent_id", flat=True).get()
+        except (Chat.DoesNotExist, ValueError, TypeError):
+            raise TransitionError("not_found", "No such chat.", status=404) from None
+        try:
+            with transaction.atomic():
+                if agent_id is not None:
+                    _lock_agent(agent_id)
+                chat = _lock_chat(chat_id)
+                if chat.agent_id != agent_id:
+                    raise _ChangedHands
+                return chat
+        except _ChangedHands:
+            continue
+    raise TransitionError("busy", "The chat is changing hands; try again.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Messages
+
+
+def _store_message(chat: Chat, sender: str, client_id: str, text: str, now: datetime, agent=None) -> Message:
+    """Store a message with the chat's next sequence number; the caller holds the chat's lock and saves it."""
+    chat.last_seq += 1
+    if sender == Sender.CUSTOMER and chat.customer_waiting_since is None:
+        chat.customer_waiting_since = now
+    elif sender == Sender.AGENT:
+        chat.customer_waiting_since = None
+        chat.reply_overdue = False
+    return Message.objects.create(
+        chat=chat,
+        seq=chat.last_seq,
+        client_id=client_id,
+        sender=sender,
+        agent=agent,
+        agent_name=agent.name if agent else "",
+        text=text,
+        sent_at=now,
+    )
+
+
+def message_frame(message: Message) -> dict:
+    """A stored message as PROTOCOL.md's <message>, with the frame type."""
+    frame = {
+        "type": "message",
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "sender": message.sender,
+        "text": message.text,
+        "sent_at": message.sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if message.agent_name:
+        frame["agent_name"] = message.agent_name
+    return frame
+
+
+def _broadcast_message(out: Outbox, chat: Chat, message: Message) -> None:
+    frame = message_frame(message)
+    out.add(events.chat_group(chat.pk), frame)
+    if chat.agent_id is not None:
+        out.add(events.agent_group(chat.agent_id), {**frame, "chat_id": str(chat.pk)})
+        _tell_agent(out, chat.agent_id, type="inbox")
+
+
+def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Message:
+    message = _store_message(chat, Sender.SYSTEM, f"system-{chat.pk}-{chat.last_seq + 1}", text, now)
+    chat.save(update_fields=["last_seq"])
+    _broadcast_message(out, chat, message)
+    return message
+
+
+def _existing_message(chat_id, client_id: str) -> Message | None:
+    return Message.objects.filter(chat_id=chat_id, client_id=client_id).first()
+
+
+def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
+    """Store and broadcast a customer's message; the same client_id again returns the stored one.
+
+    Locks the chat. Refuses a message to an ended chat (409 chat_ended). Returns (message, created).
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        chat = _lock_chat(chat_id)
+        existing = _existing_message(chat.pk, client_id)
+        if existing is not None:
+            return existing, False
+        if chat.ended_at is not None or chat.state == S.CLOSED:
+            raise TransitionError("chat_ended", "The chat has ended.")
+        message = _store_message(chat, Sender.CUSTOMER, client_id, text, now)
+        chat.save(update_fields=["last_seq", "customer_waiting_since", "reply_overdue"])
+        _broadcast_message(out, chat, message)
+        out.send_on_commit()
+    return message, True
+
+
+def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
+    """Store and broadcast an agent's reply. The chat must be the agent's active chat.
+
+    Locks the chat only: the rule (this agent holds it and it is active) is a property of the chat row.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        chat = _lock_chat(chat_id, company_id=agent.company_id)
+        if chat.agent_id != agent.pk:
+            raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
+        existing = _existing_message(chat.pk, client_id)
+        if existing is not None:
+            return existing, False
+        if chat.state != S.ACTIVE:
+            raise TransitionError("not_active", "Make the chat active to reply.")
+        message = _store_message(chat, Sender.AGENT, client_id, text, now, agent=agent)
+        chat.save(update_fields=["last_seq", "customer_waiting_since", "reply_overdue"])
+        _broadcast_message(out, chat, message)
+        out.send_on_commit()
+    return message, True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Taking and allocating
+
+
+def _check_capacity(agent: Membership, queue: WebchatQueue) -> None:
+    held = Chat.objects.filter(agent=agent, state__in=HELD_STATES).count()
+    if held >= queue.chat_capacity():
+        raise TransitionError(
+            "at_capacity",
+            f"You already hold {held} chats, the most this queue allows ({queue.chat_capacity()}).",
+        )
+
+
+def chat_take(*, agent: Membership, chat_id) -> Chat:
+    """The agent takes a waiting chat from a queue they see into their inbox.
+
+    Locks the agent, then the chat; re-checks that the chat is still queued, that the agent serves its
+    queue and has capacity under the queue's maximum. Exactly one of several agents taking the same chat wins.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        _require_logged_in(agent)
+        if not agent.can_webchat:
+            raise TransitionError("not_webchat", "Your login does not handle webchat.", status=403)
+        chat = _lock_chat(chat_id, company_id=agent.company_id)
+        if not selectors.agent_serves_queue(agent, chat.queue):
+            raise TransitionError(
+                "queue_not_visible", "This chat's queue is not in your profile.", status=404
+            )
+        target = target_state("take", chat.state)
+        _check_capacity(agent, chat.queue)
+        _give_to_agent(chat, agent, target, now, unseen=False)
+        chat.save()
+        agent.save(update_fields=["last_allocated_at"])
+        _after_given(out, chat, agent)
+        out.send_on_commit()
+    return chat
+
+
+def _give_to_agent(chat: Chat, agent: Membership, state: str, now: datetime, *, unseen: bool) -> None:
+    chat.state = state
+    chat.agent = agent
+    chat.allocated_at = now
+    chat.unseen = unseen
+    chat.queue_priority = 0
+    agent.last_allocated_at = now
+
+
+def _after_given(out: Outbox, chat: Chat, agent: Membership) -> None:
+    _tell_inbox(out, chat, agent.pk)
+    _tell_queue(out, chat.queue)
+    _tell_customer(out, chat)
+    out.add_positions(chat.queue_id)
+
+
+def allocate_queue(*, queue_id: int) -> list[Chat]:
+    """Allocate the queue's waiting chats, oldest first, to eligible agents with free capacity.
+
+    Locks the candidate agents (SKIP LOCKED: an agent busy in another transition is passed over this round),
+    then the chats (SKIP LOCKED). Among agents under capacity it picks the fewest open chats, then the
+    longest since their last allocation. Returns the chats allocated.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        queue = WebchatQueue.objects.select_related("company").filter(pk=queue_id).first()
+        if queue is None or not (queue.enabled and queue.auto_allocate):
+            return []
+        candidate_ids = list(selectors.allocation_candidates(queue).values_list("pk", flat=True))
+        if not candidate_ids:
+            return []
+        agents = list(
+            Membership.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .select_related("user")
+            .filter(pk__in=candidate_ids, presence=Presence.AVAILABLE, can_webchat=True)
+            .order_by("pk")
+        )
+        # Re-check under lock what the unlocked query saw: no active wrap-up and capacity left.
+        busy = set(
+            Chat.objects.filter(agent__in=agents, state=S.WRAPUP)
+            .values_list("agent_id", flat=True)
+            .distinct()
+        )
+        agents = [a for a in agents if a.pk not in busy]
+        held = selectors.held_counts([a.pk for a in agents])
+        capacity = queue.chat_capacity()
+        free = {a.pk: capacity - held[a.pk] for a in agents if held[a.pk] < capacity}
+        if not free:
+            return []
+        chats = list(
+            Chat.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .select_related("queue")
+            .filter(queue=queue, state=S.QUEUED)
+            .order_by("-queue_priority", "queued_at", "pk")[: sum(free.values())]
+        )
+        epoch = datetime.min.replace(tzinfo=UTC)
+        by_id = {a.pk: a for a in agents}
+        allocated: list[Chat] = []
+        for chat in chats:
+            choices = [pk for pk, n in free.items() if n > 0 and pk != chat.returned_by_id]
+            if not choices:
+                continue
+            pk = min(choices, key=lambda pk: (held[pk], by_id[pk].last_allocated_at or epoch, pk))
+            agent = by_id[pk]
+            _give_to_agent(chat, agent, target_state("allocate", chat.state), now, unseen=True)
+            chat.returned_by = None
+            held[pk] += 1
+            free[pk] -= 1
+            allocated.append(chat)
+        if not allocated:
+            return []
+        Chat.objects.bulk_update(
+            allocated, ["state", "agent", "allocated_at", "unseen", "queue_priority", "returned_by"]
+        )
+        Membership.objects.bulk_update([by_id[c.agent_id] for c in allocated], ["last_allocated_at"])
+        for chat in allocated:
+            _after_given(out, chat, chat.agent)
+            _tell_agent(out, chat.agent_id, type="bell", chat_id=str(chat.pk))
+        out.send_on_commit()
+    logger.info("allocated %d chat(s) from queue %s", len(allocated), queue_id)
+    return allocated
+
+
+def allocate_for_agent(*, agent_id: int) -> None:
+    """Offer the agent's queues' waiting chats after the agent freed capacity or became Available."""
+    agent = Membership.objects.select_related("queue_profile").filter(pk=agent_id).first()
+    if agent is None:
+        return
+    allocate_queues(
+        queue_ids=selectors.queues_visible_to(agent)
+        .filter(auto_allocate=True, chats__state=S.QUEUED)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def allocate_queues(*, queue_ids: Iterable[int]) -> int:
+    allocated = 0
+    for queue_id in list(queue_ids):
+        allocated += len(allocate_queue(queue_id=queue_id))
+    return allocated
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The agent works a chat
+
+
+def chat_mark_seen(*, agent: Membership, chat_id) -> Chat:
+    """The agent opened the chat: the bell and highlight go. Locks the agent, then the chat."""
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        if chat.unseen:
+            chat.unseen = False
+            chat.save(update_fields=["unseen"])
+            _tell_agent(out, agent.pk, type="inbox")
+        out.send_on_commit()
+    return chat
+
+
+def chat_activate(*, agent: Membership, chat_id) -> Chat:
+    """Make the chat the agent's active item.
+
+    Locks the agent, then their active item and this chat (by primary key). The agent's current active chat
+    is parked and an active wrap-up is paused: one active item per agent. A chat the customer ended while it
+    sat in the inbox or parked enters wrap-up instead.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        _require_logged_in(agent)
+        chat = _lock_chat(chat_id, company_id=agent.company_id)
+        if chat.agent_id != agent.pk:
+            raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
+        target = _landing(chat, target_state("activate", chat.state))
+        _park_active_items(out, agent, except_chat=chat, now=now)
+        if target == S.ACTIVE:
+            chat.state = S.ACTIVE
+            chat.activated_at = now
+            chat.park_reason = ""
+            if chat.answered_at is None:
+                chat.answered_at = now
+        else:
+            chat.park_reason = ""
+            _enter_landing(chat, target, now)
+        chat.unseen = False
+        chat.save()
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        _tell_customer(out, chat)
+        out.send_on_commit()
+    if chat.state == S.CLOSED:
+        allocate_for_agent(agent_id=agent.pk)
+    return chat
+
+
+def _park_active_items(
+    out: Outbox,
+    agent: Membership,
+    *,
+    except_chat: Chat | None,
+    now: datetime,
+    reason: str = ParkReason.MANUAL,
+) -> list[Chat]:
+    """Park the agent's active chat and pause an active wrap-up. The caller holds the agent's lock."""
+    active = (
+        Chat.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue")
+        .filter(agent=agent, state__in=(S.ACTIVE, S.WRAPUP))
+    )
+    if except_chat is not None:
+        active = active.exclude(pk=except_chat.pk)
+    parked = []
+    for other in active.order_by("pk"):
+        _park(other, now, reason)
+        other.save()
+        _tell_inbox(out, other, agent.pk)
+        parked.append(other)
+    return parked
+
+
+def _park(chat: Chat, now: datetime, reason: str) -> None:
+    target = target_state("park", chat.state)
+    if chat.state == S.ACTIVE:
+        _stop_handle_clock(chat, now)
+        chat.park_reason = reason
+    else:
+        _pause_wrapup(chat, now)
+        chat.park_reason = reason
+    chat.state = target
+
+
+def chat_park(*, agent: Membership, chat_id, reason: str = ParkReason.MANUAL) -> Chat:
+    """Park the active chat (its handle time kept) or pause an active wrap-up (its countdown kept).
+
+    Locks the agent, then the chat.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        _park(chat, now, reason)
+        chat.save()
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    return chat
+
+
+def chat_put_back(*, agent: Membership, chat_id) -> Chat:
+    """Return a chat in the inbox, active or parked to its queue. Locks the agent, then the chat."""
+    return _requeue(agent=agent, chat_id=chat_id, action="put_back", queue_id=None)
+
+
+def chat_transfer(*, agent: Membership, chat_id, queue_id: int) -> Chat:
+    """Move a chat in the inbox, active or parked to another queue the agent serves, history kept.
+
+    Locks the agent, then the chat.
+    """
+    return _requeue(agent=agent, chat_id=chat_id, action="transfer", queue_id=queue_id)
+
+
+def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -> Chat:
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        target = target_state(action, chat.state)
+        if chat.ended_at is not None:
+            raise TransitionError("customer_left", "The customer has left: activate the chat to wrap it up.")
+        old_queue = chat.queue
+        if queue_id is not None:
+            new_queue = WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).first()
+            if new_queue is None or not selectors.agent_serves_queue(agent, new_queue):
+                raise TransitionError(
+                    "queue_not_visible", "You can only transfer to queues you serve.", status=404
+                )
+            if new_queue.pk == old_queue.pk:
+                raise TransitionError("same_queue", "The chat is already in that queue.")
+            chat.queue = new_queue
+        _stop_handle_clock(chat, now)
+        chat.state = target
+        chat.agent = None
+        chat.returned_by = agent
+        chat.park_reason = ""
+        chat.unseen = False
+        chat.save()
+        queue_name = chat.queue.name
+        text = (
+            f"Transferred to {queue_name}."
+            if action == "transfer"
+            else f"Returned to the {queue_name} queue."
+        )
+        _system_message(out, chat, text, now)
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        _tell_queue(out, old_queue)
+        _tell_queue(out, chat.queue)
+        _tell_customer(out, chat)
+        out.add_positions(chat.queue_id)
+        out.send_on_commit()
+    allocate_queues(queue_ids={chat.queue_id, *_agent_queue_ids(agent)})
+    return chat
+
+
+def _agent_queue_ids(agent: Membership) -> list[int]:
+    return list(
+        selectors.queues_visible_to(agent)
+        .filter(auto_allocate=True, chats__state=S.QUEUED)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def chat_end(*, agent: Membership, chat_id) -> Chat:
+    """The agent ends their active chat: wrap-up starts (or the chat closes where wrap-up is off).
+
+    Locks the agent, then the chat.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        target = _landing(chat, target_state("end", chat.state))
+        _mark_ended(chat, now, EndedBy.AGENT)
+        chat.customer_waiting_since = None
+        chat.reply_overdue = False
+        _enter_landing(chat, target, now)
+        chat.save()
+        _system_message(out, chat, f"{agent.name} ended the chat.", now)
+        _tell_customer(out, chat)
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    if chat.state == S.CLOSED:
+        allocate_for_agent(agent_id=agent.pk)
+    return chat
+
+
+def wrapup_extend(*, agent: Membership, chat_id) -> Chat:
+    """Add Wrap-up Extension Time to the running countdown, at most Wrap-up Extensions times.
+
+    Locks the agent, then the chat.
+    """
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        target_state("extend", chat.state)
+        if chat.wrapup_extensions_used >= chat.queue.wrapup_extensions:
+            raise TransitionError("no_extensions_left", "No wrap-up extensions are left.")
+        chat.wrapup_extensions_used += 1
+        chat.wrapup_deadline += timedelta(seconds=chat.queue.wrapup_extension_seconds)
+        chat.save(update_fields=["wrapup_extensions_used", "wrapup_deadline"])
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    return chat
+
+
+def wrapup_complete(
+    *,
+    agent: Membership,
+    chat_id,
+    notes: str | None = None,
+    classification_id: int | None = None,
+    classification_text: str | None = None,
+) -> Chat:
+    """The agent completes wrap-up (active or parked), optionally with notes and a classification.
+
+    Locks the agent, then the chat. The chat closes and is logged in the CRM; freed capacity is allocated.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        target_state("complete_wrapup", chat.state)
+        _apply_details(
+            chat, notes=notes, classification_id=classification_id, classification_text=classification_text
+        )
+        _close(chat, now, Outcome.COMPLETED)
+        chat.save()
+        _tell_inbox(out, chat, agent.pk)
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    allocate_for_agent(agent_id=agent.pk)
+    return chat
+
+
+def expire_wrapups(*, now: datetime | None = None) -> int:
+    """Complete every active wrap-up whose countdown has run out. Returns how many were completed."""
+    now = now or _now()
+    due = list(
+        Chat.objects.filter(state=S.WRAPUP, wrapup_deadline__lte=now).values_list("pk", "agent_id")[:500]
+    )
+    completed = 0
+    for chat_id, agent_id in due:
+        out = Outbox()
+        with transaction.atomic():
+            _lock_agent(agent_id)
+            chat = _lock_chat(chat_id)
+            # Re-check under lock: the agent may have extended, parked or completed it meanwhile.
+            if chat.agent_id != agent_id or chat.state != S.WRAPUP or chat.wrapup_deadline > now:
+                continue
+            target_state("expire_wrapup", chat.state)
+            _close(chat, now, Outcome.COMPLETED)
+            chat.save()
+            _tell_inbox(out, chat, agent_id)
+            _tell_agent(out, agent_id, type="presence")
+            out.add_once(events.wallboard_group(chat.company_id), {"type": "wallboard"})
+            out.send_on_commit()
+        completed += 1
+        allocate_for_agent(agent_id=agent_id)
+    return completed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Details recorded during the chat or in wrap-up
+
+
+def _apply_details(chat: Chat, *, notes, classification_id, classification_text) -> None:
+    if notes is not None:
+        chat.notes = notes
+    if classification_id is not None:
+        chat.classification = _offered_classification(chat, classification_id)
+        chat.classification_text = ""
+    elif classification_text is not None:
+        chat.classification_text = classification_text.strip()
+        if chat.classification_text:
+            chat.classification = None
+
+
+def _offered_classification(chat: Chat, classification_id) -> Classification:
+    classification = (
+        Classification.objects.filter(pk=classification_id, company_id=chat.company_id)
+        .prefetch_related("queues")
+        .first()
+    )
+    if classification is None:
+        raise TransitionError("unknown_classification", "No such classification.", status=400)
+    queue_ids = {q.pk for q in classification.queues.all()}
+    if queue_ids and chat.queue_id not in queue_ids:
+        raise TransitionError(
+            "unknown_classification", "This classification is not offered on this queue.", 400
+        )
+    return classification
+
+
+def chat_record_details(
+    *,
+    agent: Membership,
+    chat_id,
+    notes: str | None = None,
+    classification_id: int | None = None,
+    classification_text: str | None = None,
+) -> Chat:
+    """Set notes and/or a classification on a chat the agent holds, during the chat or in wrap-up.
+
+    Locks the agent, then the chat.
+    """
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        if chat.state not in EDITABLE_STATES:
+            raise TransitionError("closed", "This chat is closed.")
+        _apply_details(
+            chat, notes=notes, classification_id=classification_id, classification_text=classification_text
+        )
+        chat.save(update_fields=["notes", "classification", "classification_text"])
+        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
+        out.send_on_commit()
+    return chat
+
+
+def chat_assign_contact(*, agent: Membership, chat_id, contact_id: int | None) -> Chat:
+    """Identify the customer: link the chat to a contact of the company (None unlinks).
+
+    Locks the agent, then the chat.
+    """
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        if chat.state not in EDITABLE_STATES:
+            raise TransitionError("closed", "This chat is closed.")
+        contact = None
+        if contact_id is not None:
+            contact = Contact.objects.filter(pk=contact_id, company_id=agent.company_id).first()
+            if contact is None:
+                raise TransitionError("unknown_contact", "No such contact.", status=404)
+        chat.contact = contact
+        if contact is not None and not chat.customer_name:
+            chat.customer_name = contact.name[:80]
+        chat.save(update_fields=["contact", "customer_name"])
+        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
+        _tell_agent(out, agent.pk, type="inbox")
+        out.send_on_commit()
+    return chat
+
+
+def chat_flag_abusive(*, agent: Membership, chat_id, abusive: bool = True) -> Chat:
+    """Flag (or unflag) the chat as abusive; the flag goes into the contact's history. Locks agent, chat."""
+    out = Outbox()
+    with transaction.atomic():
+        agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        if chat.state not in EDITABLE_STATES:
+            raise TransitionError("closed", "This chat is closed.")
+        chat.abusive = abusive
+        chat.save(update_fields=["abusive"])
+        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
+        out.send_on_commit()
+    return chat
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Agent presence
+
+
+def agent_login(*, agent: Membership) -> Membership:
+    """The agent logged in: Available, and waiting chats of their queues are offered. Locks the agent."""
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        if agent.presence == Presence.UNAVAILABLE:
+            agent.presence = Presence.AVAILABLE
+            agent.break_reason = None
+            agent.presence_since = now
+        agent.last_seen_at = now
+        agent.save(update_fields=["presence", "break_reason", "presence_since", "last_seen_at"])
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    allocate_for_agent(agent_id=agent.pk)
+    return agent
+
+
+def agent_set_presence(*, agent: Membership, presence: str, break_reason_id: int | None = None) -> Membership:
+    """The agent sets Available or Break (with one of the company's break reasons). Locks the agent."""
+    now = _now()
+    out = Outbox()
+    if presence not in (Presence.AVAILABLE, Presence.BREAK):
+        raise TransitionError("invalid_presence", "Choose Available or Break.", status=400)
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        reason = None
+        if presence == Presence.BREAK and break_reason_id is not None:
+            reason = BreakReason.objects.filter(pk=break_reason_id, company_id=agent.company_id).first()
+            if reason is None:
+                raise TransitionError("unknown_break_reason", "No such break reason.", status=400)
+        if agent.presence != presence or agent.break_reason_id != (reason.pk if reason else None):
+            agent.presence = presence
+            agent.break_reason = reason
+            agent.presence_since = now
+        agent.last_seen_at = now
+        agent.save(update_fields=["presence", "break_reason", "presence_since", "last_seen_at"])
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    if presence == Presence.AVAILABLE:
+        allocate_for_agent(agent_id=agent.pk)
+    return agent
+
+
+def agent_logout(
+    *, agent: Membership | int, reason: str = "logged out", unseen_since: datetime | None = None
+) -> Membership | None:
+    """The agent logs out (or is treated so after losing every connection).
+
+    Locks the agent, then every chat they hold (by primary key). Inbox, active and parked chats return to
+    their current queue at the front with their original queued time; a chat the customer already left is
+    closed; chats in wrap-up are completed. The agent becomes Unavailable. With `unseen_since`, nothing
+    happens (None is returned) unless, under the lock, the agent is still logged in and unseen since then.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        if unseen_since is not None and (
+            agent.presence == Presence.UNAVAILABLE
+            or (agent.last_seen_at and agent.last_seen_at >= unseen_since)
+        ):
+            return None
+        held = list(
+            Chat.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("queue")
+            .filter(agent=agent, state__in=HELD_STATES)
+            .order_by("pk")
+        )
+        requeued_queues: dict[int, WebchatQueue] = {}
+        for chat in held:
+            target = target_state("release", chat.state)
+            if target == S.QUEUED and chat.ended_at is not None:
+                target = S.CLOSED
+            if target == S.QUEUED:
+                _stop_handle_clock(chat, now)
+                chat.state = S.QUEUED
+                chat.agent = None
+                chat.queue_priority = 1
+                chat.park_reason = ""
+                chat.unseen = False
+                chat.save()
+                requeued_queues[chat.queue_id] = chat.queue
+                _system_message(out, chat, "Your chat is waiting for the next available agent.", now)
+                _tell_customer(out, chat)
+            else:
+                _stop_handle_clock(chat, now)
+                _close(chat, now, Outcome.COMPLETED)
+                chat.save()
+        agent.presence = Presence.UNAVAILABLE
+        agent.break_reason = None
+        agent.presence_since = now
+        agent.save(update_fields=["presence", "break_reason", "presence_since"])
+        for queue in requeued_queues.values():
+            _tell_queue(out, queue)
+            out.add_positions(queue.pk)
+        _tell_agent(out, agent.pk, type="inbox")
+        _tell_presence(out, agent)
+        out.send_on_commit()
+    logger.info("agent %s %s; %d chat(s) released", agent.pk, reason, len(held))
+    allocate_queues(queue_ids=requeued_queues)
+    return agent
+
+
+def agent_seen(*, agent_id: int, now: datetime | None = None) -> None:
+    """A sign of life from one of the agent's connections (connect, heartbeat, disconnect).
+
+    A plain column update without a lock: it changes no state, and the lost-connection job re-reads it
+    under the agent's lock before acting.
+    """
+    Membership.objects.filter(pk=agent_id).update(last_seen_at=now or _now())
+
+
+def expire_lost_connections(*, now: datetime | None = None) -> int:
+    """Treat as logged out every agent not seen for the grace period. Returns how many were logged out."""
+    now = now or _now()
+    cutoff = now - timedelta(seconds=settings.AGENT_CONNECTION_GRACE_SECONDS)
+    stale = list(
+        Membership.objects.exclude(presence=Presence.UNAVAILABLE)
+        .filter(last_seen_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    lost = 0
+    for agent_id in stale:
+        if agent_logout(agent=agent_id, reason="lost every connection", unseen_since=cutoff) is not None:
+            lost += 1
+    return lost
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Periodic flags and sweeps
+
+
+def flag_reply_alerts(*, now: datetime | None = None) -> int:
+    """Flag chats whose customer has waited for a reply longer than the queue's limit, and tell the agent."""
+    now = now or _now()
+    flagged = 0
+    waiting = (
+        Chat.objects.filter(state__in=HELD_STATES, reply_overdue=False, customer_waiting_since__isnull=False)
+        .values_list("queue_id", flat=True)
+        .distinct()
+    )
+    for queue in WebchatQueue.objects.filter(pk__in=list(waiting)):
+        cutoff = now - timedelta(seconds=queue.reply_alert_seconds)
+        due = Chat.objects.filter(
+            queue=queue,
+            state__in=HELD_STATES,
+            reply_overdue=False,
+            customer_waiting_since__lte=cutoff,
+        )
+        rows = list(due.values_list("pk", "agent_id"))
+        if not rows:
+            continue
+        out = Outbox()
+        with transaction.atomic():
+            # A reply that lands meanwhile clears customer_waiting_since: the filter re-checks it.
+            Chat.objects.filter(pk__in=[pk for pk, _ in rows], customer_waiting_since__lte=cutoff).update(
+                reply_overdue=True
+            )
+            for chat_id, agent_id in rows:
+                _tell_agent(out, agent_id, type="alert", chat_id=str(chat_id))
+                _tell_agent(out, agent_id, type="inbox")
+            out.send_on_commit()
+        flagged += len(rows)
+    return flagged
+
+
+def sweep_allocation() -> int:
+    """Allocate whatever is waiting in every auto-allocating queue: catches what triggers missed."""
+    queue_ids = (
+        Chat.objects.filter(state=S.QUEUED, queue__auto_allocate=True, queue__enabled=True)
+        .values_list("queue_id", flat=True)
+        .distinct()
+    )
+    return allocate_queues(queue_ids=queue_ids)

@@ -1,0 +1,137 @@
+"""Reads that routing, views and consumers share: who sees which queue, who may get a chat, what to show."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from contactcentre.models import Membership, Presence
+from routing.models import WebchatQueue
+from webchat.models import HELD_STATES, Chat, ChatState
+
+
+def queues_visible_to(agent: Membership) -> QuerySet[WebchatQueue]:
+    """The company's enabled webchat queues that the agent's Webchat Queues profile allows."""
+    queues = WebchatQueue.objects.filter(company_id=agent.company_id, enabled=True)
+    profile = agent.queue_profile
+    if profile is None:
+        return queues.none()
+    if profile.all_queues:
+        return queues
+    return queues.filter(profiles=profile)
+
+
+def agent_serves_queue(agent: Membership, queue: WebchatQueue) -> bool:
+    return (
+        queue.company_id == agent.company_id
+        and queue.enabled
+        and agent.queue_profile_id is not None
+        and (agent.queue_profile.all_queues or agent.queue_profile.queues.filter(pk=queue.pk).exists())
+    )
+
+
+def members_serving(queue: WebchatQueue) -> QuerySet[Membership]:
+    """Webchat-capable members whose profile includes the queue, whatever their presence."""
+    return Membership.objects.filter(company_id=queue.company_id, can_webchat=True).filter(
+        Q(queue_profile__all_queues=True) | Q(queue_profile__queues=queue)
+    )
+
+
+def queue_has_agents(queue: WebchatQueue) -> bool:
+    """Whether any logged-in agent (Available or on a break) serves the queue."""
+    return members_serving(queue).exclude(presence=Presence.UNAVAILABLE).exists()
+
+
+def in_active_wrapup() -> Exists:
+    return Exists(Chat.objects.filter(agent_id=OuterRef("pk"), state=ChatState.WRAPUP))
+
+
+def allocation_candidates(queue: WebchatQueue) -> QuerySet[Membership]:
+    """Agents who may be allocated a chat from the queue, capacity aside (checked under lock)."""
+    return members_serving(queue).filter(presence=Presence.AVAILABLE).exclude(in_active_wrapup()).distinct()
+
+
+def held_counts(agent_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Chat.objects.filter(agent_id__in=agent_ids, state__in=HELD_STATES)
+        .values("agent_id")
+        .annotate(n=Count("id"))
+    )
+    counts = dict.fromkeys(agent_ids, 0)
+    counts.update({row["agent_id"]: row["n"] for row in rows})
+    return counts
+
+
+def queue_position(chat: Chat) -> int:
+    """The customer's place in the queue, counting from 1."""
+    ahead = Chat.objects.filter(queue_id=chat.queue_id, state=ChatState.QUEUED).filter(
+        Q(queue_priority__gt=chat.queue_priority)
+        | Q(queue_priority=chat.queue_priority, queued_at__lt=chat.queued_at)
+        | Q(queue_priority=chat.queue_priority, queued_at=chat.queued_at, pk__lt=chat.pk)
+    )
+    return ahead.count() + 1
+
+
+def waiting_chats(queue_id: int) -> QuerySet[Chat]:
+    """The queue's waiting chats in the order they are served."""
+    return Chat.objects.filter(queue_id=queue_id, state=ChatState.QUEUED).order_by(
+        "-queue_priority", "queued_at", "pk"
+    )
+
+
+def customer_state(chat: Chat) -> dict:
+    """The chat's state as the customer sees it (PROTOCOL.md section 2, the `state` frame)."""
+    if chat.ended_at or chat.state == ChatState.CLOSED:
+        return {"type": "state", "state": "ended"}
+    if chat.state == ChatState.QUEUED:
+        return {"type": "state", "state": "queued", "position": queue_position(chat)}
+    return {"type": "state", "state": "connected", "agent_name": chat.agent.name if chat.agent_id else ""}
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """The status shown on the agent's screen: their presence, or the work that overrides it."""
+
+    code: str
+    label: str
+    since: datetime | None
+    wrapup_deadline: datetime | None = None
+
+
+STATUS_LABELS = {
+    "available": "Available",
+    "break": "Break",
+    "handling": "Handling a chat",
+    "wrapup": "Wrap-up",
+    "call": "On a call",
+    "unavailable": "Unavailable",
+}
+
+
+def agent_status(agent: Membership) -> AgentStatus:
+    if agent.presence == Presence.UNAVAILABLE:
+        return AgentStatus("unavailable", STATUS_LABELS["unavailable"], agent.presence_since)
+    active = (
+        Chat.objects.filter(agent=agent, state__in=(ChatState.ACTIVE, ChatState.WRAPUP))
+        .only("state", "activated_at", "wrapup_started_at", "wrapup_deadline")
+        .first()
+    )
+    if active is not None and active.state == ChatState.WRAPUP:
+        return AgentStatus(
+            "wrapup", STATUS_LABELS["wrapup"], active.wrapup_started_at, active.wrapup_deadline
+        )
+    if active is not None:
+        return AgentStatus("handling", STATUS_LABELS["handling"], active.activated_at)
+    if agent.presence == Presence.BREAK:
+        reason = agent.break_reason.name if agent.break_reason_id else ""
+        label = f"{STATUS_LABELS['break']}: {reason}" if reason else STATUS_LABELS["break"]
+        return AgentStatus("break", label, agent.presence_since)
+    return AgentStatus("available", STATUS_LABELS["available"], agent.presence_since)
+
+
+def wait_seconds(chat: Chat, now: datetime | None = None) -> int | None:
+    """How long the customer has waited for a reply, or None when nobody is waiting."""
+    if chat.customer_waiting_since is None:
+        return None
+    return max(0, int(((now or timezone.now()) - chat.customer_waiting_since).total_seconds()))
