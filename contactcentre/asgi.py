@@ -21,6 +21,6 @@ application = ProtocolTypeRouter(
 )
 
 if settings.JOBS_IN_PROCESS:
-    from routing.scheduler import start_in_process_jobs  # noqa: E402
+    from routing.scheduler import start_in_process_jobs
 
     start_in_process_jobs()

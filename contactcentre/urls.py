@@ -1,6 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/webchat/v1/", include("webchat.api_urls")),
+    path("", include("webchat.widget_urls")),
+    path("", include("webchat.urls")),
+    path("contacts/", include("crm.urls")),
 ]

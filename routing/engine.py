@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -136,7 +137,7 @@ def _lock_chat(chat_id, *, company_id: int | None = None) -> Chat:
         chats = chats.filter(company_id=company_id)
     try:
         return chats.get(pk=chat_id)
-    except (Chat.DoesNotExist, ValueError, TypeError):
+    except (Chat.DoesNotExist, ValueError, TypeError, ValidationError):
         raise TransitionError("not_found", "No such chat.", status=404) from None
 
 
@@ -392,7 +393,7 @@ def _lock_chat_with_agent(chat_id) -> Chat:
     for _ in range(5):
         try:
             agent_id = Chat.objects.filter(pk=chat_id).values_list("agent_id", flat=True).get()
-        except (Chat.DoesNotExist, ValueError, TypeError):
+        except (Chat.DoesNotExist, ValueError, TypeError, ValidationError):
             raise TransitionError("not_found", "No such chat.", status=404) from None
         try:
             with transaction.atomic():

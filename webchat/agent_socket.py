@@ -1,0 +1,159 @@
+"""The agent's WebSocket: one per agent tab, authenticated by the Django session.
+
+Transport only: it joins the groups the agent may hear (their own, the queues their profile allows, the
+wallboard for supervisors), relays the engine's frames, and passes the agent's replies and typing to the
+engine and the chat's customer. Every sign of life updates the agent's last-seen time, which the engine's
+lost-connection rule reads.
+
+Client to server:
+- {"type": "heartbeat"}
+- {"type": "message", "chat_id": "...", "client_id": "...", "text": "..."} -> {"type": "ack", "chat_id",
+  "client_id", "seq"}, or an error frame
+- {"type": "typing", "chat_id": "...", "typing": true | false}
+Server to client: the engine's frames (inbox, chat, queue, bell, presence, alert, wallboard, message with
+chat_id, typing with chat_id) and {"type": "error", "code", "message"} for a bad frame.
+"""
+
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from contactcentre.models import Membership
+from routing import engine, events, selectors
+from webchat.models import Chat, ChatState
+
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
+    membership: Membership | None = None
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        self.last_seen_write = 0.0
+        self.last_typing: dict[str, float] = {}
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.membership = await self._membership(user.pk)
+        if self.membership is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.accept()
+        for group in await self._groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self._seen(force=True)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.membership is not None:
+            await self._seen(force=True)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = json.loads(text_data or "")
+        except ValueError:
+            await self._error("invalid", "Frames are JSON objects.")
+            return
+        if not isinstance(frame, dict):
+            await self._error("invalid", "Frames are JSON objects.")
+            return
+        await self._seen()
+        kind = frame.get("type")
+        if kind == "heartbeat":
+            return
+        if kind == "message":
+            await self._message(frame)
+        elif kind == "typing":
+            await self._typing(frame)
+        else:
+            await self._error("invalid", "Unknown frame type.")
+
+    async def relay(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event["frame"]))
+
+    async def _message(self, frame: dict) -> None:
+        chat_id, client_id, text = frame.get("chat_id"), frame.get("client_id"), frame.get("text")
+        if not isinstance(chat_id, str) or not isinstance(client_id, str) or not isinstance(text, str):
+            await self._error("invalid", "A message needs chat_id, client_id and text.")
+            return
+        text = text.strip()
+        if not text or not client_id or len(client_id) > 64:
+            await self._error("invalid", "A message needs a client_id and some text.")
+            return
+        if len(text) > settings.WEBCHAT_MAX_MESSAGE_CHARS:
+            await self._error(
+                "too_long", f"Messages are limited to {settings.WEBCHAT_MAX_MESSAGE_CHARS} characters."
+            )
+            return
+        try:
+            message, _ = await database_sync_to_async(engine.message_post_agent)(
+                agent=self.membership, chat_id=chat_id, client_id=client_id, text=text
+            )
+        except engine.TransitionError as refusal:
+            await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
+            return
+        await self.send(
+            text_data=json.dumps(
+                {"type": "ack", "chat_id": chat_id, "client_id": client_id, "seq": message.seq}
+            )
+        )
+
+    async def _typing(self, frame: dict) -> None:
+        chat_id, typing = frame.get("chat_id"), frame.get("typing")
+        if not isinstance(chat_id, str) or not isinstance(typing, bool):
+            await self._error("invalid", "A typing frame needs chat_id and typing true or false.")
+            return
+        # Typing is throttled and never stored: a start at most once a second per chat; stops always pass.
+        now = time.monotonic()
+        if typing and now - self.last_typing.get(chat_id, 0.0) < settings.WEBCHAT_TYPING_THROTTLE_SECONDS:
+            return
+        self.last_typing[chat_id] = now if typing else 0.0
+        if not await self._holds_active(chat_id):
+            return
+        await self.channel_layer.group_send(
+            events.chat_group(chat_id),
+            {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
+        )
+
+    async def _error(self, code: str, message: str, **extra) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
+
+    async def _seen(self, force: bool = False) -> None:
+        # At most one write every few seconds per connection: enough for a grace period of a minute.
+        now = time.monotonic()
+        if force or now - self.last_seen_write > 5:
+            self.last_seen_write = now
+            await database_sync_to_async(engine.agent_seen)(agent_id=self.membership.pk)
+
+    @database_sync_to_async
+    def _membership(self, user_id: int) -> Membership | None:
+        return Membership.objects.select_related("company", "queue_profile").filter(user_id=user_id).first()
+
+    @database_sync_to_async
+    def _groups(self) -> list[str]:
+        agent = self.membership
+        groups = [events.agent_group(agent.pk)]
+        groups += [
+            events.queue_group(pk) for pk in selectors.queues_visible_to(agent).values_list("pk", flat=True)
+        ]
+        if agent.is_supervisor:
+            groups.append(events.wallboard_group(agent.company_id))
+        return groups
+
+    @database_sync_to_async
+    def _holds_active(self, chat_id: str) -> bool:
+        try:
+            return Chat.objects.filter(
+                pk=chat_id, agent_id=self.membership.pk, state=ChatState.ACTIVE
+            ).exists()
+        except (ValueError, TypeError, ValidationError):
+            return False
