@@ -1,0 +1,141 @@
+import datetime as dt
+
+from django.utils import timezone
+
+from routing import engine
+from tests import factories
+from tests.engine.conftest import open_chat, reload
+from webchat.models import Chat
+
+
+def test_the_agent_with_fewest_open_chats_is_allocated_first(db, company, manual_queue, auto_queue):
+    busy = factories.MembershipFactory(company=company)
+    idle = factories.MembershipFactory(company=company)
+    held = open_chat(manual_queue)
+    engine.chat_take(agent=busy, chat_id=held.pk)
+
+    chat = open_chat(auto_queue)
+
+    assert chat.agent == idle
+
+
+def test_among_equally_busy_agents_the_longest_since_last_allocation_wins(db, company, auto_queue):
+    recent = factories.MembershipFactory(company=company, last_allocated_at=timezone.now())
+    longest = factories.MembershipFactory(
+        company=company, last_allocated_at=timezone.now() - dt.timedelta(hours=1)
+    )
+
+    assert open_chat(auto_queue).agent == longest
+    assert open_chat(auto_queue).agent == recent
+
+
+def test_the_oldest_waiting_chat_is_allocated_first(db, clock, company, auto_queue):
+    first = open_chat(auto_queue, name="First")
+    clock.shift(10)
+    second = open_chat(auto_queue, name="Second")
+    agent = factories.MembershipFactory(company=company, presence="break")
+    auto_queue.max_chats_per_agent = 1
+    auto_queue.save()
+
+    engine.agent_set_presence(agent=agent, presence="available")
+
+    assert reload(first).agent == agent
+    assert reload(second).state == "queued"
+
+
+def test_agents_who_may_not_get_chats_are_passed_over(db, company, auto_queue, manual_queue):
+    factories.MembershipFactory(company=company, presence="break")
+    factories.MembershipFactory(company=company, presence="unavailable")
+    factories.MembershipFactory(company=company, can_webchat=False)
+    factories.MembershipFactory(company=company, queue_profile=None)
+    factories.MembershipFactory(company=factories.CompanyFactory())
+    in_wrapup = factories.MembershipFactory(company=company)
+    finished = open_chat(manual_queue)
+    engine.chat_take(agent=in_wrapup, chat_id=finished.pk)
+    engine.chat_activate(agent=in_wrapup, chat_id=finished.pk)
+    engine.chat_end(agent=in_wrapup, chat_id=finished.pk)
+
+    assert open_chat(auto_queue).state == "queued"
+
+
+def test_a_parked_wrapup_does_not_hold_back_allocation(db, company, manual_queue, auto_queue):
+    agent = factories.MembershipFactory(company=company)
+    finished = open_chat(manual_queue)
+    engine.chat_take(agent=agent, chat_id=finished.pk)
+    engine.chat_activate(agent=agent, chat_id=finished.pk)
+    engine.chat_end(agent=agent, chat_id=finished.pk)
+    engine.chat_park(agent=agent, chat_id=finished.pk)
+
+    assert open_chat(auto_queue).agent == agent
+
+
+def test_allocation_never_goes_past_capacity(db, company, auto_queue):
+    auto_queue.max_chats_per_agent = 2
+    auto_queue.save()
+    agent = factories.MembershipFactory(company=company)
+
+    chats = [open_chat(auto_queue) for _ in range(3)]
+
+    assert [reload(c).state for c in chats] == ["inbox", "inbox", "queued"]
+    assert Chat.objects.filter(agent=agent).count() == 2
+
+
+def test_completing_a_wrapup_frees_capacity_for_the_next_waiting_chat(db, company, auto_queue):
+    auto_queue.max_chats_per_agent = 1
+    auto_queue.save()
+    agent = factories.MembershipFactory(company=company)
+    first, waiting = open_chat(auto_queue), open_chat(auto_queue)
+    engine.chat_activate(agent=agent, chat_id=first.pk)
+    engine.chat_end(agent=agent, chat_id=first.pk)
+    assert reload(waiting).state == "queued"
+
+    engine.wrapup_complete(agent=agent, chat_id=first.pk)
+
+    assert reload(waiting).agent == agent
+
+
+def test_becoming_available_brings_waiting_chats(db, company, auto_queue):
+    agent = factories.MembershipFactory(company=company, presence="break")
+    chat = open_chat(auto_queue)
+    assert reload(chat).state == "queued"
+
+    engine.agent_set_presence(agent=agent, presence="available")
+
+    assert reload(chat).agent == agent
+
+
+def test_the_sweep_allocates_what_is_waiting(db, company, auto_queue):
+    chat = open_chat(auto_queue)
+    agent = factories.MembershipFactory(company=company)
+
+    assert engine.sweep_allocation() == 1
+    assert reload(chat).agent == agent
+
+
+def test_a_manual_queue_never_allocates(db, company, manual_queue, agent):
+    chat = open_chat(manual_queue)
+
+    assert engine.sweep_allocation() == 0
+    assert reload(chat).state == "queued"
+
+
+def test_a_chat_put_back_goes_to_someone_else_not_back_to_the_same_agent(db, company, auto_queue):
+    first = factories.MembershipFactory(company=company, last_allocated_at=None)
+    chat = open_chat(auto_queue)
+    assert chat.agent == first
+
+    engine.chat_put_back(agent=first, chat_id=chat.pk)
+    assert reload(chat).state == "queued"
+
+    second = factories.MembershipFactory(company=company)
+    engine.sweep_allocation()
+    assert reload(chat).agent == second
+
+
+def test_an_allocated_chat_rings_the_bell_until_opened(db, company, auto_queue, agent):
+    chat = open_chat(auto_queue)
+    assert chat.unseen
+
+    engine.chat_mark_seen(agent=agent, chat_id=chat.pk)
+
+    assert not reload(chat).unseen

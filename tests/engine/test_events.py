@@ -1,0 +1,79 @@
+"""Nobody hears of a change that was rolled back; everybody concerned hears of one that committed."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from routing import engine, events
+from tests import factories
+
+
+class Listener:
+    def __init__(self, *groups: str) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        for group in groups:
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def next_frame(self) -> dict:
+        async def receive():
+            return await asyncio.wait_for(self.layer.receive(self.channel), timeout=5)
+
+        return async_to_sync(receive)()["frame"]
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transition_publishes_nothing_and_a_committed_one_publishes_after_commit():
+    queue = factories.WebchatQueueFactory(auto_allocate=False)
+    agent = factories.MembershipFactory(company=queue.company)
+    rolled_back = engine.chat_open(queue_token=queue.token).chat
+    committed = engine.chat_open(queue_token=queue.token).chat
+    listener = Listener(events.agent_group(agent.pk))
+
+    with pytest.raises(Rollback), transaction.atomic():
+        engine.chat_take(agent=agent, chat_id=rolled_back.pk)
+        raise Rollback
+
+    with transaction.atomic():
+        engine.chat_take(agent=agent, chat_id=committed.pk)
+
+    frames = [listener.next_frame(), listener.next_frame()]
+    assert {"type": "chat", "chat_id": str(committed.pk), "state": "inbox"} in frames
+    assert all(frame.get("chat_id") != str(rolled_back.pk) for frame in frames)
+
+
+def test_frames_are_queued_for_commit_not_sent_inside_the_transaction(db, django_capture_on_commit_callbacks):
+    queue = factories.WebchatQueueFactory(auto_allocate=False)
+    agent = factories.MembershipFactory(company=queue.company)
+    chat = engine.chat_open(queue_token=queue.token).chat
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        engine.chat_take(agent=agent, chat_id=chat.pk)
+
+    assert len(callbacks) == 1
+
+
+def test_a_customer_message_reaches_the_customer_group_and_the_holding_agent(
+    db, django_capture_on_commit_callbacks
+):
+    queue = factories.WebchatQueueFactory(auto_allocate=False)
+    agent = factories.MembershipFactory(company=queue.company)
+    chat = engine.chat_open(queue_token=queue.token).chat
+    engine.chat_take(agent=agent, chat_id=chat.pk)
+    listener = Listener(events.agent_group(agent.pk), events.chat_group(chat.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.message_post_customer(chat_id=chat.pk, client_id="c-1", text="Hello")
+
+    frames = [listener.next_frame() for _ in range(3)]
+    messages = [f for f in frames if f["type"] == "message"]
+    assert len(messages) == 2
+    assert {m.get("chat_id") for m in messages} == {None, str(chat.pk)}
+    assert all(m["seq"] == 1 and m["text"] == "Hello" and m["sender"] == "customer" for m in messages)
