@@ -20,11 +20,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contactcentre.models import Membership, Presence
+from contactcentre.models import ChannelPriority, Membership, Presence
 from crm.models import Channel, Contact, Interaction
-from routing import events, selectors
+from routing import events, selectors, telephony
 from routing.events import Outbox
-from routing.models import BreakReason, WebchatQueue
+from routing.models import (
+    CALL_BUSY_STATES,
+    BreakReason,
+    Call,
+    CallState,
+    TelephonyEvent,
+    VoiceQueue,
+    WebchatQueue,
+)
 from webchat.models import (
     HELD_STATES,
     Chat,
@@ -40,6 +48,7 @@ from webchat.models import (
 logger = logging.getLogger(__name__)
 
 S = ChatState
+C = CallState
 
 
 class TransitionError(Exception):
@@ -376,7 +385,7 @@ def chat_end_by_customer(*, chat_id) -> Chat:
         _tell_inbox(out, chat, agent_id)
         out.send_on_commit()
     if chat.state == S.CLOSED and agent_id is not None:
-        allocate_for_agent(agent_id=agent_id)
+        offer_work(agent_id=agent_id)
     return chat
 
 
@@ -589,11 +598,13 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
             .filter(pk__in=candidate_ids, presence=Presence.AVAILABLE, can_webchat=True)
             .order_by("pk")
         )
-        # Re-check under lock what the unlocked query saw: no active wrap-up and capacity left.
+        # Re-check under lock what the unlocked query saw: no active wrap-up, no call, capacity left.
         busy = set(
-            Chat.objects.filter(agent__in=agents, state=S.WRAPUP)
-            .values_list("agent_id", flat=True)
-            .distinct()
+            Chat.objects.filter(agent__in=agents, state=S.WRAPUP).values_list("agent_id", flat=True)
+        ) | set(
+            Call.objects.filter(agent__in=agents, state__in=CALL_BUSY_STATES).values_list(
+                "agent_id", flat=True
+            )
         )
         agents = [a for a in agents if a.pk not in busy]
         held = selectors.held_counts([a.pk for a in agents])
@@ -688,6 +699,8 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
         if chat.agent_id != agent.pk:
             raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
         target = _landing(chat, target_state("activate", chat.state))
+        if Call.objects.filter(agent=agent, state__in=(C.CONNECTED, C.WRAPUP)).exists():
+            raise TransitionError("on_a_call", "Finish the call first: it is your active item.")
         _park_active_items(out, agent, except_chat=chat, now=now)
         if target == S.ACTIVE:
             chat.state = S.ACTIVE
@@ -705,7 +718,7 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
         _tell_customer(out, chat)
         out.send_on_commit()
     if chat.state == S.CLOSED:
-        allocate_for_agent(agent_id=agent.pk)
+        offer_work(agent_id=agent.pk)
     return chat
 
 
@@ -754,11 +767,15 @@ def chat_park(*, agent: Membership, chat_id, reason: str = ParkReason.MANUAL) ->
     out = Outbox()
     with transaction.atomic():
         agent, chat = _lock_agents_chat(agent.pk, chat_id)
+        was_wrapup = chat.state == S.WRAPUP
         _park(chat, now, reason)
         chat.save()
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         out.send_on_commit()
+    if was_wrapup:
+        # A parked wrap-up does not hold back calls.
+        route_calls(company_id=agent.company_id)
     return chat
 
 
@@ -848,7 +865,7 @@ def chat_end(*, agent: Membership, chat_id) -> Chat:
         _tell_presence(out, agent)
         out.send_on_commit()
     if chat.state == S.CLOSED:
-        allocate_for_agent(agent_id=agent.pk)
+        offer_work(agent_id=agent.pk)
     return chat
 
 
@@ -897,7 +914,7 @@ def wrapup_complete(
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         out.send_on_commit()
-    allocate_for_agent(agent_id=agent.pk)
+    offer_work(agent_id=agent.pk)
     return chat
 
 
@@ -924,7 +941,7 @@ def expire_wrapups(*, now: datetime | None = None) -> int:
             out.add_once(events.wallboard_group(chat.company_id), {"type": "wallboard"})
             out.send_on_commit()
         completed += 1
-        allocate_for_agent(agent_id=agent_id)
+        offer_work(agent_id=agent_id)
     return completed
 
 
@@ -1043,7 +1060,7 @@ def agent_login(*, agent: Membership) -> Membership:
         agent.save(update_fields=["presence", "break_reason", "presence_since", "last_seen_at"])
         _tell_presence(out, agent)
         out.send_on_commit()
-    allocate_for_agent(agent_id=agent.pk)
+    offer_work(agent_id=agent.pk)
     return agent
 
 
@@ -1069,7 +1086,7 @@ def agent_set_presence(*, agent: Membership, presence: str, break_reason_id: int
         _tell_presence(out, agent)
         out.send_on_commit()
     if presence == Presence.AVAILABLE:
-        allocate_for_agent(agent_id=agent.pk)
+        offer_work(agent_id=agent.pk)
     return agent
 
 
@@ -1122,6 +1139,15 @@ def agent_logout(
         agent.break_reason = None
         agent.presence_since = now
         agent.save(update_fields=["presence", "break_reason", "presence_since"])
+        ringing = list(
+            Call.objects.select_for_update(no_key=True, of=("self",)).filter(agent=agent, state=C.OFFERED)
+        )
+        for call in ringing:
+            call.state = call_target("ring_out", call.state)
+            call.agent = None
+            call.offer_deadline = None
+            call.save()
+            _tell_call(out, call, agent.pk)
         for queue in requeued_queues.values():
             _tell_queue(out, queue)
             out.add_positions(queue.pk)
@@ -1130,6 +1156,8 @@ def agent_logout(
         out.send_on_commit()
     logger.info("agent %s %s; %d chat(s) released", agent.pk, reason, len(held))
     allocate_queues(queue_ids=requeued_queues)
+    if ringing:
+        route_calls(company_id=agent.company_id)
     return agent
 
 
@@ -1204,3 +1232,390 @@ def sweep_allocation() -> int:
         .distinct()
     )
     return allocate_queues(queue_ids=queue_ids)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Voice calls. A call is waiting, offered (ringing at one agent), connected, in call wrap-up, or closed.
+# Calls have priority over chats by default: a busy agent (active chat, not in chat wrap-up) is offered a
+# call only when no idle agent is free, and the call parks the chat until the call is finished.
+
+
+CALL_TRANSITIONS: dict[str, dict[str, str]] = {
+    "offer": {C.WAITING: C.OFFERED},
+    "ring_out": {C.OFFERED: C.WAITING},
+    "decline": {C.OFFERED: C.WAITING},
+    "answer": {C.WAITING: C.CONNECTED, C.OFFERED: C.CONNECTED},
+    "end": {C.WAITING: C.CLOSED, C.OFFERED: C.CLOSED, C.CONNECTED: C.WRAPUP},
+    "complete_wrapup": {C.WRAPUP: C.CLOSED},
+}
+
+
+def call_target(action: str, state: str) -> str:
+    try:
+        return CALL_TRANSITIONS[action][state]
+    except KeyError:
+        raise TransitionError(
+            "call_" + action, f"The call cannot be handled that way now ({state})."
+        ) from None
+
+
+def _lock_call(call_id: int, *, company_id: int) -> Call:
+    call = (
+        Call.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue", "company")
+        .filter(pk=call_id, company_id=company_id)
+        .first()
+    )
+    if call is None:
+        raise TransitionError("unknown_call", "No such call.", status=404)
+    return call
+
+
+def _find_call(company_id: int, pbx_call_id: str) -> Call:
+    call = Call.objects.filter(company_id=company_id, pbx_call_id=pbx_call_id).only("pk", "agent_id").first()
+    if call is None:
+        raise TransitionError("unknown_call", "No such call.", status=404)
+    return call
+
+
+def _first_time(company_id: int, pbx_call_id: str, event: str) -> bool:
+    """Record a telephony event; False when it was already recorded (a repeat changes nothing)."""
+    _, created = TelephonyEvent.objects.get_or_create(
+        company_id=company_id, pbx_call_id=pbx_call_id, event=event
+    )
+    return created
+
+
+def _tell_call(out: Outbox, call: Call, agent_id: int | None) -> None:
+    _tell_agent(out, agent_id, type="call", call_id=call.pk, state=call.state)
+    _tell_agent(out, agent_id, type="presence")
+    out.add_once(events.wallboard_group(call.company_id), {"type": "wallboard"})
+
+
+def call_arrived(*, company_id: int, pbx_call_id: str, queue_slug: str, caller_number: str = "") -> Call:
+    """The telephony system tells of a new call on a voice queue; it is routed at once.
+
+    A repeated event returns the call as it is.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        queue = VoiceQueue.objects.filter(company_id=company_id, slug=queue_slug).first()
+        if queue is None:
+            raise TransitionError("unknown_queue", "No such voice queue.", status=404)
+        if not _first_time(company_id, pbx_call_id, "call.arrived"):
+            return Call.objects.get(company_id=company_id, pbx_call_id=pbx_call_id)
+        call = Call.objects.create(
+            company_id=company_id,
+            queue=queue,
+            pbx_call_id=pbx_call_id,
+            caller_number=caller_number,
+            arrived_at=now,
+        )
+        out.add_once(events.wallboard_group(company_id), {"type": "wallboard"})
+        out.send_on_commit()
+    route_calls(company_id=company_id)
+    call.refresh_from_db()
+    return call
+
+
+def route_calls(*, company_id: int) -> list[Call]:
+    """Offer the company's waiting calls, oldest first, each to the best eligible agent.
+
+    Per call: locks the candidate agents in order of preference with SKIP LOCKED (an agent busy in another
+    transition is passed over), re-checks the first one under lock, then locks the call.
+    """
+    offered = []
+    waiting = Call.objects.filter(company_id=company_id, state=C.WAITING).order_by("arrived_at", "pk")
+    for call_id in list(waiting.values_list("pk", flat=True)[:100]):
+        call = _offer_call(call_id, company_id)
+        if call is not None:
+            offered.append(call)
+    return offered
+
+
+def _offer_call(call_id: int, company_id: int) -> Call | None:
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        call = Call.objects.select_related("company").get(pk=call_id)
+        ranked = list(selectors.call_candidates(call).values_list("pk", flat=True)[:20])
+        agent = None
+        for candidate in ranked:
+            locked = (
+                Membership.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+                .filter(pk=candidate)
+                .first()
+            )
+            if locked is not None and selectors.call_candidates(call).filter(pk=candidate).exists():
+                agent = locked
+                break
+        if agent is None:
+            return None
+        call = _lock_call(call_id, company_id=company_id)
+        if call.state != C.WAITING:
+            return None
+        call.state = call_target("offer", call.state)
+        call.agent = agent
+        call.offered_at = now
+        call.offer_deadline = now + timedelta(seconds=call.queue.ring_timeout_seconds)
+        call.save()
+        _tell_call(out, call, agent.pk)
+        out.send_on_commit()
+        transaction.on_commit(lambda: telephony.send_offer(call_id=call.pk))
+    logger.info("call %s offered to agent %s", call.pk, agent.pk)
+    return call
+
+
+def call_answer(*, agent: Membership, call_id: int) -> Call:
+    """The agent answers (the Answer button, or the telephony system saying they picked up).
+
+    Locks the agent, then the call, then the agent's active chat, which parks (reason: interrupted) until
+    the call and its wrap-up are finished; an active chat wrap-up pauses the same way.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        call = _lock_call(call_id, company_id=agent.company_id)
+        if call.state == C.OFFERED and call.agent_id != agent.pk:
+            raise TransitionError("not_yours", "This call is ringing for someone else.", status=404)
+        call.state = call_target("answer", call.state)
+        call.agent = agent
+        call.answered_at = now
+        call.offer_deadline = None
+        parked = _park_active_items(out, agent, except_chat=None, now=now, reason=ParkReason.INTERRUPTED)
+        if parked:
+            call.interrupted_chat = parked[0]
+            for chat in parked:
+                _tell_customer(out, chat)
+        call.save()
+        _tell_call(out, call, agent.pk)
+        out.send_on_commit()
+    return call
+
+
+def call_answered_by_pbx(*, company_id: int, pbx_call_id: str, username: str) -> Call:
+    """The telephony system says an agent picked the call up on their phone. A repeat changes nothing."""
+    agent = Membership.objects.filter(company_id=company_id, user__username=username).first()
+    if agent is None:
+        raise TransitionError("unknown_agent", "No such agent.", status=404)
+    call = _find_call(company_id, pbx_call_id)
+    with transaction.atomic():
+        if not _first_time(company_id, pbx_call_id, "call.answered"):
+            return Call.objects.get(pk=call.pk)
+        try:
+            return call_answer(agent=agent, call_id=call.pk)
+        except TransitionError as refusal:
+            if refusal.code == "call_answer":
+                # Answered after it ended (events out of order): the end stands.
+                return Call.objects.get(pk=call.pk)
+            raise
+
+
+def call_hang_up(*, agent: Membership, call_id: int) -> Call:
+    """Hang up: a ringing call is declined and offered to the next agent; a connected call ends."""
+    call = Call.objects.filter(pk=call_id, company_id=agent.company_id, agent=agent).first()
+    if call is None:
+        raise TransitionError("unknown_call", "No such call.", status=404)
+    if call.state == C.OFFERED:
+        return _ring_out(agent_id=agent.pk, call_id=call.pk, action="decline")
+    return _end_call(company_id=agent.company_id, call_id=call.pk)
+
+
+def call_ended_by_pbx(*, company_id: int, pbx_call_id: str) -> Call:
+    """The telephony system says the call ended. A repeat changes nothing."""
+    call = _find_call(company_id, pbx_call_id)
+    with transaction.atomic():
+        if not _first_time(company_id, pbx_call_id, "call.ended"):
+            return Call.objects.get(pk=call.pk)
+        current = Call.objects.get(pk=call.pk)
+        if current.state in (C.WRAPUP, C.CLOSED):
+            return current
+        return _end_call(company_id=company_id, call_id=call.pk)
+
+
+def _end_call(*, company_id: int, call_id: int) -> Call:
+    """Locks the call's agent, then the call. Connected: call wrap-up (or closed when the queue has none).
+    Waiting or ringing: closed, the caller having hung up."""
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent_id = Call.objects.filter(pk=call_id).values_list("agent_id", flat=True).get()
+        agent = _lock_agent(agent_id) if agent_id else None
+        call = _lock_call(call_id, company_id=company_id)
+        target = call_target("end", call.state)
+        call.ended_at = now
+        call.offer_deadline = None
+        if target == C.WRAPUP and call.queue.wrapup_seconds:
+            call.state = C.WRAPUP
+            call.wrapup_deadline = now + timedelta(seconds=call.queue.wrapup_seconds)
+        else:
+            outcome = "completed" if call.answered_at else "abandoned"
+            _close_call(out, call, agent, now, outcome)
+        call.save()
+        _tell_call(out, call, agent_id)
+        out.send_on_commit()
+    if call.state == C.CLOSED and agent_id is not None:
+        offer_work(agent_id=agent_id)
+    return call
+
+
+def _close_call(out: Outbox, call: Call, agent: Membership | None, now: datetime, outcome: str) -> None:
+    """Close the call, log it in the CRM and resume the chat it interrupted. The caller holds the agent."""
+    call.state = C.CLOSED
+    call.outcome = outcome
+    call.closed_at = now
+    call.wrapup_deadline = None
+    handle = (call.ended_at - call.answered_at).total_seconds() if call.answered_at and call.ended_at else 0.0
+    Interaction.objects.create(
+        company_id=call.company_id,
+        contact_id=call.contact_id,
+        channel=Channel.VOICE,
+        queue_name=call.queue.name,
+        voice_queue_id=call.queue_id,
+        agent=agent if call.answered_at else None,
+        agent_name=agent.name if agent and call.answered_at else "",
+        caller_number=call.caller_number,
+        opened_at=call.arrived_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        closed_at=now,
+        handle_seconds=round(handle, 3),
+        wrapup_seconds=round((now - call.ended_at).total_seconds(), 3) if call.ended_at else 0.0,
+        classification_id=call.classification_id,
+        notes=call.notes,
+        outcome=outcome,
+    )
+    if agent is not None and call.interrupted_chat_id:
+        _resume_interrupted(out, agent, call.interrupted_chat_id, now)
+
+
+def _resume_interrupted(out: Outbox, agent: Membership, chat_id, now: datetime) -> None:
+    """The chat a call interrupted becomes active again by itself, or enters wrap-up if the customer ended
+    it meanwhile. Nothing happens if the agent has since moved it on."""
+    chat = (
+        Chat.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue")
+        .filter(pk=chat_id)
+        .first()
+    )
+    if chat is None or chat.agent_id != agent.pk or chat.park_reason != ParkReason.INTERRUPTED:
+        return
+    if chat.state not in (S.PARKED, S.WRAPUP_PARKED):
+        return
+    target = _landing(chat, target_state("activate", chat.state))
+    chat.park_reason = ""
+    if target == S.ACTIVE:
+        chat.state = S.ACTIVE
+        chat.activated_at = now
+    else:
+        _enter_landing(chat, target, now)
+    chat.save()
+    _tell_inbox(out, chat, agent.pk)
+    _tell_customer(out, chat)
+
+
+def call_wrapup_complete(
+    *, agent: Membership, call_id: int, notes: str | None = None, classification_id: int | None = None
+) -> Call:
+    """The agent completes the call's wrap-up. Locks the agent, then the call."""
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent)
+        call = _lock_call(call_id, company_id=agent.company_id)
+        if call.agent_id != agent.pk:
+            raise TransitionError("not_yours", "This call is not yours.", status=404)
+        call_target("complete_wrapup", call.state)
+        if notes is not None:
+            call.notes = notes
+        if classification_id is not None:
+            classification = Classification.objects.filter(
+                pk=classification_id, company_id=agent.company_id
+            ).first()
+            if classification is None:
+                raise TransitionError("unknown_classification", "No such classification.", status=400)
+            call.classification = classification
+        _close_call(out, call, agent, now, "completed")
+        call.save()
+        _tell_call(out, call, agent.pk)
+        out.send_on_commit()
+    offer_work(agent_id=agent.pk)
+    return call
+
+
+def _ring_out(*, agent_id: int, call_id: int, action: str, now: datetime | None = None) -> Call:
+    """Take the offer back from the agent (rang out or declined) and offer the call to the next agent."""
+    now = now or _now()
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent_id)
+        call = _lock_call(call_id, company_id=agent.company_id)
+        if call.agent_id != agent.pk:
+            raise TransitionError("not_yours", "This call is not ringing for you.", status=404)
+        if action == "ring_out" and (call.state != C.OFFERED or call.offer_deadline > now):
+            return call
+        call.state = call_target(action, call.state)
+        call.agent = None
+        call.offer_deadline = None
+        call.save()
+        call.missed_by.add(agent)
+        _tell_call(out, call, agent.pk)
+        out.send_on_commit()
+    route_calls(company_id=agent.company_id)
+    call.refresh_from_db()
+    return call
+
+
+def expire_call_offers(*, now: datetime | None = None) -> int:
+    """Ring-no-answer: offers past their ring timeout move on to the next agent."""
+    now = now or _now()
+    due = list(
+        Call.objects.filter(state=C.OFFERED, offer_deadline__lte=now).values_list("pk", "agent_id")[:500]
+    )
+    for call_id, agent_id in due:
+        _ring_out(agent_id=agent_id, call_id=call_id, action="ring_out", now=now)
+    return len(due)
+
+
+def expire_call_wrapups(*, now: datetime | None = None) -> int:
+    """Complete call wrap-ups whose time has run out."""
+    now = now or _now()
+    due = list(
+        Call.objects.filter(state=C.WRAPUP, wrapup_deadline__lte=now).values_list("pk", "agent_id")[:500]
+    )
+    completed = 0
+    for call_id, agent_id in due:
+        out = Outbox()
+        with transaction.atomic():
+            agent = _lock_agent(agent_id)
+            call = _lock_call(call_id, company_id=agent.company_id)
+            if call.state != C.WRAPUP or call.wrapup_deadline > now:
+                continue
+            _close_call(out, call, agent, now, "completed")
+            call.save()
+            _tell_call(out, call, agent_id)
+            out.send_on_commit()
+        completed += 1
+        offer_work(agent_id=agent_id)
+    return completed
+
+
+def sweep_calls() -> int:
+    """Offer waiting calls of every company: catches what triggers missed."""
+    companies = Call.objects.filter(state=C.WAITING).values_list("company_id", flat=True).distinct()
+    return sum(len(route_calls(company_id=company_id)) for company_id in list(companies))
+
+
+def offer_work(*, agent_id: int) -> None:
+    """The agent may have room for more work: offer waiting calls and chats, in the company's priority."""
+    agent = Membership.objects.select_related("company").filter(pk=agent_id).first()
+    if agent is None:
+        return
+    if agent.company.channel_priority == ChannelPriority.WEBCHAT_FIRST:
+        allocate_for_agent(agent_id=agent_id)
+        route_calls(company_id=agent.company_id)
+    else:
+        route_calls(company_id=agent.company_id)
+        allocate_for_agent(agent_id=agent_id)

@@ -4,7 +4,10 @@ from routing import engine
 
 PERIODIC_JOBS = [
     engine.expire_wrapups,
+    engine.expire_call_offers,
+    engine.expire_call_wrapups,
     engine.flag_reply_alerts,
     engine.sweep_allocation,
+    engine.sweep_calls,
     engine.expire_lost_connections,
 ]

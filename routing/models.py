@@ -177,3 +177,78 @@ class BreakReason(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CallState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Ringing"
+    CONNECTED = "connected", "Connected"
+    WRAPUP = "wrapup", "Wrap-up"
+    CLOSED = "closed", "Closed"
+
+
+# The states in which a call occupies its agent: no other call, no chat allocation.
+CALL_BUSY_STATES = (CallState.OFFERED, CallState.CONNECTED, CallState.WRAPUP)
+
+
+class Call(models.Model):
+    """A voice call that the telephony system told us of; routed to agents by the engine."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="calls")
+    queue = models.ForeignKey(VoiceQueue, on_delete=models.PROTECT, related_name="calls")
+    pbx_call_id = models.CharField("telephony call id", max_length=100)
+    caller_number = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=20, choices=CallState.choices, default=CallState.WAITING)
+    outcome = models.CharField(max_length=20, blank=True)
+    agent = models.ForeignKey(
+        "contactcentre.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="calls"
+    )
+    missed_by = models.ManyToManyField(
+        "contactcentre.Membership", blank=True, related_name="+", help_text="Agents who let it ring out."
+    )
+    interrupted_chat = models.ForeignKey(
+        "webchat.Chat", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    arrived_at = models.DateTimeField()
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_deadline = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    wrapup_deadline = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    classification = models.ForeignKey(
+        "webchat.Classification", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-arrived_at"]
+        constraints = [models.UniqueConstraint(fields=["company", "pbx_call_id"], name="call_pbx_id_unique")]
+        indexes = [
+            models.Index(fields=["company", "state", "arrived_at"], name="call_company_state"),
+            models.Index(fields=["agent", "state"], name="call_agent_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caller_number or 'Unknown caller'} ({self.queue})"
+
+
+class TelephonyEvent(models.Model):
+    """Each telephony event once: a repeat is recognised and changes nothing."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    pbx_call_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=40)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "pbx_call_id", "event"], name="telephony_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.pbx_call_id}"

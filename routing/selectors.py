@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from contactcentre.models import Membership, Presence
-from routing.models import WebchatQueue
+from contactcentre.models import ChannelPriority, Membership, Presence
+from routing.models import CALL_BUSY_STATES, Call, CallState, WebchatQueue
 from webchat.models import HELD_STATES, Chat, ChatState
 
 
@@ -47,9 +48,47 @@ def in_active_wrapup() -> Exists:
     return Exists(Chat.objects.filter(agent_id=OuterRef("pk"), state=ChatState.WRAPUP))
 
 
+def on_a_call() -> Exists:
+    """The agent has a call ringing, connected or in wrap-up."""
+    return Exists(Call.objects.filter(agent_id=OuterRef("pk"), state__in=CALL_BUSY_STATES))
+
+
 def allocation_candidates(queue: WebchatQueue) -> QuerySet[Membership]:
     """Agents who may be allocated a chat from the queue, capacity aside (checked under lock)."""
-    return members_serving(queue).filter(presence=Presence.AVAILABLE).exclude(in_active_wrapup()).distinct()
+    return (
+        members_serving(queue)
+        .filter(presence=Presence.AVAILABLE)
+        .exclude(in_active_wrapup())
+        .exclude(on_a_call())
+        .distinct()
+    )
+
+
+def call_candidates(call: Call) -> QuerySet[Membership]:
+    """Agents who may be offered the call, best first: idle before busy on a chat, Available before an
+    interruptible break, then longest idle. The caller re-checks each under lock."""
+    agents = (
+        Membership.objects.filter(company_id=call.company_id, can_voice=True, voice_queues=call.queue_id)
+        .filter(Q(presence=Presence.AVAILABLE) | Q(presence=Presence.BREAK, break_reason__interruptible=True))
+        .exclude(in_active_wrapup())
+        .exclude(on_a_call())
+        .exclude(pk__in=call.missed_by.values("pk"))
+        .annotate(
+            busy_on_chat=Exists(Chat.objects.filter(agent_id=OuterRef("pk"), state=ChatState.ACTIVE)),
+            on_break=ExpressionWrapper(Q(presence=Presence.BREAK), output_field=BooleanField()),
+            idle_since=Coalesce(
+                Max("calls__closed_at", filter=Q(calls__state=CallState.CLOSED)), "presence_since"
+            ),
+        )
+    )
+    if call.company.channel_priority == ChannelPriority.WEBCHAT_FIRST:
+        # Webchat before voice: a call never interrupts a chat; it waits for an idle agent.
+        agents = agents.filter(busy_on_chat=False)
+    return agents.order_by("busy_on_chat", "on_break", F("idle_since").asc(nulls_first=True), "pk")
+
+
+def current_call(agent: Membership) -> Call | None:
+    return Call.objects.filter(agent=agent, state__in=CALL_BUSY_STATES).select_related("queue").first()
 
 
 def held_counts(agent_ids: list[int]) -> dict[int, int]:
@@ -110,6 +149,11 @@ STATUS_LABELS = {
 
 
 def agent_status(agent: Membership) -> AgentStatus:
+    call = current_call(agent)
+    if call is not None and call.state == CallState.CONNECTED:
+        return AgentStatus("call", STATUS_LABELS["call"], call.answered_at)
+    if call is not None and call.state == CallState.WRAPUP:
+        return AgentStatus("wrapup", STATUS_LABELS["wrapup"], call.ended_at, call.wrapup_deadline)
     if agent.presence == Presence.UNAVAILABLE:
         return AgentStatus("unavailable", STATUS_LABELS["unavailable"], agent.presence_since)
     active = (

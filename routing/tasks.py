@@ -23,3 +23,18 @@ def sweep_allocation() -> int:
 @shared_task(ignore_result=True)
 def expire_lost_connections() -> int:
     return engine.expire_lost_connections()
+
+
+@shared_task(ignore_result=True)
+def expire_call_offers() -> int:
+    return engine.expire_call_offers()
+
+
+@shared_task(ignore_result=True)
+def expire_call_wrapups() -> int:
+    return engine.expire_call_wrapups()
+
+
+@shared_task(ignore_result=True)
+def sweep_calls() -> int:
+    return engine.sweep_calls()
