@@ -1,0 +1,122 @@
+"""`seed_demo` creates the demo once, prints what PROTOCOL.md documents, and keeps its logins working."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from contactcentre.management.commands.seed_demo import demo_logins
+from contactcentre.models import Membership, Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Production-strength hashing of every demo login would only slow the suite down.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed_demo_json() -> dict:
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
+
+def test_running_it_twice_creates_nothing_new_and_prints_the_same():
+    first = seed_demo_json()
+    counts = row_counts()
+
+    second = seed_demo_json()
+
+    assert second == first
+    assert row_counts() == counts
+
+
+def test_the_json_is_shaped_as_documented():
+    demo = seed_demo_json()
+
+    assert set(demo) == {"company", "queues", "voice_queues", "telephony_secret", "users"}
+    assert demo["company"] == "demo"
+    assert [(queue["name"], queue["auto_allocate"]) for queue in demo["queues"]] == [
+        ("Sales", True),
+        ("Support", False),
+    ]
+    assert all(
+        set(queue) == {"name", "token", "auto_allocate"} and queue["token"] for queue in demo["queues"]
+    )
+    assert demo["voice_queues"] == [{"slug": "switchboard"}]
+    assert isinstance(demo["telephony_secret"], str) and demo["telephony_secret"]
+    assert demo["users"] == demo_logins()
+    assert {user["role"] for user in demo["users"]} == set(Role.values)
+
+
+def test_every_printed_login_logs_in():
+    for user in seed_demo_json()["users"]:
+        assert authenticate(username=user["username"], password=user["password"]) is not None
+
+
+def test_only_the_administrator_is_staff():
+    seed_demo_json()
+
+    staff = {member.user.username for member in Membership.objects.filter(user__is_staff=True)}
+    assert staff == {"ada"}
+
+
+def test_the_agents_take_chats_and_calls_from_every_queue():
+    seed_demo_json()
+
+    for agent in Membership.objects.filter(role=Role.AGENT):
+        assert agent.can_webchat and agent.can_voice
+        assert agent.queue_profile.all_queues
+        assert [queue.slug for queue in agent.voice_queues.all()] == ["switchboard"]
+
+
+def test_a_changed_demo_password_is_set_back():
+    seed_demo_json()
+    alice = Membership.objects.get(user__username="alice").user
+    alice.set_password("something-else-entirely")
+    alice.save()
+
+    seed_demo_json()
+
+    assert authenticate(username="alice", password="demo-password-1") is not None
+
+
+def test_a_login_of_the_same_name_outside_the_demo_is_left_alone():
+    ada = factories.UserFactory(username="ada")
+
+    with pytest.raises(CommandError, match="ada"):
+        seed_demo_json()
+
+    ada.refresh_from_db()
+    assert ada.check_password(factories.PASSWORD)
+    assert not ada.is_staff
+
+
+def test_without_json_it_prints_a_summary_with_the_logins():
+    out = StringIO()
+
+    call_command("seed_demo", stdout=out)
+
+    assert "Demo Company" in out.getvalue()
+    assert "alice / demo-password-1" in out.getvalue()
+
+
+def test_the_start_up_banner_shows_the_pages_and_the_demo_logins():
+    out = StringIO()
+
+    call_command("run_banner", "--host", "0.0.0.0", "--port", "8001", stdout=out)
+
+    for path in ["/inbox/", "/wallboard/", "/admin/", "/demo/"]:
+        assert f"http://127.0.0.1:8001{path}" in out.getvalue()
+    for login in demo_logins():
+        assert login["username"] in out.getvalue() and login["password"] in out.getvalue()

@@ -1,0 +1,98 @@
+"""The settings module picks the embedded parts with no environment and the production ones with it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contactcentre.settings import DEFAULT_SECRET_KEY
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Imports the settings module in a fresh interpreter, without setting Django up, and reports the choices.
+PROBE = """
+import json
+from contactcentre import settings
+print(json.dumps({
+    "database": settings.DATABASES["default"]["ENGINE"],
+    "database_name": str(settings.DATABASES["default"]["NAME"]),
+    "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "channel_layer_config": settings.CHANNEL_LAYERS["default"].get("CONFIG"),
+    "jobs_in_process": settings.JOBS_IN_PROCESS,
+    "celery_broker": settings.CELERY_BROKER_URL,
+    "celery_beat_schedule": settings.CELERY_BEAT_SCHEDULE,
+    "debug": settings.DEBUG,
+}))
+"""
+
+PRODUCTION = {
+    "DATABASE_URL": "postgres://contactcentre@db.internal:5432/contactcentre",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "SECRET_KEY": "a-long-random-production-secret",
+}
+
+
+def import_settings(**environment: str) -> subprocess.CompletedProcess:
+    """Import the settings with only these variables set (and what the interpreter itself needs)."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_DIR), **environment}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def settings_with(**environment: str) -> dict:
+    result = import_settings(**environment)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_with_no_environment_it_runs_embedded():
+    settings = settings_with()
+
+    assert settings["database"] == "django.db.backends.sqlite3"
+    assert settings["database_name"] == str(PROJECT_DIR / "db.sqlite3")
+    assert settings["channel_layer"] == "channels.layers.InMemoryChannelLayer"
+    assert settings["jobs_in_process"] is True
+    assert settings["debug"] is True
+
+
+def test_with_database_and_redis_urls_it_uses_postgresql_redis_and_celery():
+    settings = settings_with(**PRODUCTION)
+
+    assert settings["database"] == "django.db.backends.postgresql"
+    assert settings["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert settings["jobs_in_process"] is False
+    assert settings["celery_broker"] == PRODUCTION["REDIS_URL"]
+    assert settings["celery_beat_schedule"]
+    assert all(entry["task"] and entry["schedule"] > 0 for entry in settings["celery_beat_schedule"].values())
+    assert settings["debug"] is False
+
+
+def test_the_redis_channel_layer_holds_far_more_than_a_hundred_connections():
+    config = settings_with(**PRODUCTION)["channel_layer_config"]
+
+    # The channels_redis defaults (100 of each) make a process fail near 100 WebSocket connections.
+    assert config["capacity"] >= 1000
+    assert all(host["max_connections"] >= 1000 for host in config["hosts"])
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"DEBUG": "0"},
+        {"DATABASE_URL": PRODUCTION["DATABASE_URL"]},
+        {"DEBUG": "off", "SECRET_KEY": DEFAULT_SECRET_KEY},
+    ],
+)
+def test_it_refuses_to_start_with_debug_off_and_the_default_secret(environment):
+    result = import_settings(**environment)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_it_starts_with_debug_off_and_a_secret_of_its_own():
+    assert settings_with(DEBUG="0", SECRET_KEY=PRODUCTION["SECRET_KEY"])["debug"] is False
