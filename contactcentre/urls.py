@@ -3,7 +3,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("contactcentre.auth_urls")),
     path("api/webchat/v1/", include("webchat.api_urls")),
+    path("api/telephony/v1/", include("routing.urls")),
     path("", include("webchat.widget_urls")),
     path("", include("webchat.urls")),
     path("contacts/", include("crm.urls")),

@@ -1322,8 +1322,8 @@ def call_arrived(*, company_id: int, pbx_call_id: str, queue_slug: str, caller_n
 def route_calls(*, company_id: int) -> list[Call]:
     """Offer the company's waiting calls, oldest first, each to the best eligible agent.
 
-    Per call: locks the candidate agents in order of preference with SKIP LOCKED (an agent busy in another
-    transition is passed over), re-checks the first one under lock, then locks the call.
+    Per call: locks the candidate agents in order of preference, re-checking each under its lock until one
+    is still eligible, then locks the call.
     """
     offered = []
     waiting = Call.objects.filter(company_id=company_id, state=C.WAITING).order_by("arrived_at", "pk")
@@ -1342,14 +1342,18 @@ def _offer_call(call_id: int, company_id: int) -> Call | None:
         ranked = list(selectors.call_candidates(call).values_list("pk", flat=True)[:20])
         agent = None
         for candidate in ranked:
-            locked = (
-                Membership.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-                .filter(pk=candidate)
-                .first()
-            )
-            if locked is not None and selectors.call_candidates(call).filter(pk=candidate).exists():
-                agent = locked
-                break
+            # Wait for an agent busy in another transition (they are short) rather than pass them over:
+            # the best agent for the call may be the one who is taking a chat right now. An agent found
+            # no longer eligible is unlocked again (savepoint rollback), so at most one is held.
+            try:
+                with transaction.atomic():
+                    locked = _lock_agent(candidate)
+                    if not selectors.call_candidates(call).filter(pk=candidate).exists():
+                        raise _ChangedHands
+            except _ChangedHands:
+                continue
+            agent = locked
+            break
         if agent is None:
             return None
         call = _lock_call(call_id, company_id=company_id)

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def _send_offer(call_id: int) -> None:
         }
         post_command(call.company.telephony_url, call.company.telephony_secret, command)
     finally:
-        close_old_connections()
+        # A pool thread's connection is its own: close it rather than keep it open between offers.
+        connections.close_all()
 
 
 def post_command(url: str, secret: str, command: dict) -> bool:

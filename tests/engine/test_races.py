@@ -7,15 +7,14 @@ later transition hid it.
 
 import contextlib
 import random
-import threading
-from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from routing import engine
 from tests import factories
+from tests.engine.concurrency import run_together
 from webchat.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,28 +63,6 @@ def sql(query: str) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(query)
         return cursor.fetchall()
-
-
-def run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
-    """Run each worker in its own thread (its own database connection), all released at once."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(work):
-        try:
-            barrier.wait()
-            work()
-        except BaseException as error:  # reported to the test, which fails on it
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(work,)) for work in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
 
 
 def test_of_many_agents_taking_the_same_chat_exactly_one_wins(audit):
