@@ -99,6 +99,8 @@ class Membership(models.Model):
     class Meta:
         ordering = ["company", "user__username"]
         indexes = [models.Index(fields=["company", "presence"])]
+        verbose_name = "agent"
+        verbose_name_plural = "agents"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.company})"
