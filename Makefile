@@ -48,6 +48,7 @@ lint: install-test
 	$(VENV)/bin/ruff format --check .
 
 test: install-test services chromium lint
+	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
