@@ -1,8 +1,165 @@
-"""The customer's chat WebSocket (PROTOCOL.md section 2)."""
+"""The customer's chat WebSocket (PROTOCOL.md section 2), one per open widget or app screen.
 
+Transport only: it checks the Origin on connect and the customer token in the first frame, joins the
+chat's group, sends what the client missed, passes messages and the end to the engine and typing to the
+agent, and relays the engine's frames. A bad frame is answered with an error frame; the socket stays open.
+"""
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from routing import engine, events, selectors
+from webchat import customer, ratelimit
+from webchat.customer import Refusal
+from webchat.models import HELD_STATES, Chat
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_ORIGIN_NOT_ALLOWED = 4403
 
 
 class CustomerChatConsumer(AsyncWebsocketConsumer):
+    # A socket that never says hello holds a connection for nothing.
+    hello_timeout_seconds = 10.0
+
+    chat: Chat | None = None
+    joined = False
+    hello_wait: asyncio.Task | None = None
+
     async def connect(self) -> None:
-        await self.close(code=4401)
+        self.chat_id = str(self.scope["url_route"]["kwargs"]["chat_id"])
+        self.last_typing = 0.0
+        # Accept before closing, so that the client sees the close code rather than a failed handshake.
+        await self.accept()
+        try:
+            self.chat = await database_sync_to_async(customer.find_chat)(self.chat_id)
+            customer.require_allowed_origin(
+                self.chat.queue, origin=self._header(b"origin"), host=self._header(b"host") or ""
+            )
+        except Refusal as refusal:
+            await self.close(code=CLOSE_ORIGIN_NOT_ALLOWED if refusal.status == 403 else CLOSE_UNAUTHORIZED)
+            return
+        self.hello_wait = asyncio.create_task(self._close_without_hello())
+
+    async def disconnect(self, code: int) -> None:
+        if self.hello_wait is not None:
+            self.hello_wait.cancel()
+        if self.joined:
+            await self.channel_layer.group_discard(events.chat_group(self.chat_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.chat is None:
+            return  # Refused on connect and closing: frames still in flight are dropped.
+        try:
+            frame = json.loads(text_data or "")
+        except (ValueError, RecursionError):
+            frame = None
+        if not isinstance(frame, dict):
+            await self._error("invalid", "Frames are JSON objects.")
+            return
+        kind = frame.get("type")
+        try:
+            if not self.joined:
+                await self._hello(frame)
+            elif kind == "message":
+                await self._message(frame)
+            elif kind == "typing":
+                await self._typing(frame)
+            elif kind == "end":
+                await self._end()
+            elif kind == "hello":
+                await self._error("invalid", "This socket has already said hello.")
+            else:
+                await self._error("invalid", "Unknown frame type.")
+        except (Refusal, engine.TransitionError) as refusal:
+            await self._error(refusal.code, refusal.message, **self._echo(frame))
+
+    async def relay(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event["frame"]))
+
+    async def _hello(self, frame: dict) -> None:
+        if frame.get("type") != "hello":
+            raise Refusal("invalid", "Say hello first, with the customer token.", 400)
+        after_seq = customer.seq_number(frame.get("after_seq", 0))
+        try:
+            customer.require_token(self.chat, frame.get("customer_token"))
+        except Refusal:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.hello_wait.cancel()
+        # Join before reading the backlog: a message stored in between then arrives twice (the client
+        # keeps one per seq) rather than never.
+        await self.channel_layer.group_add(events.chat_group(self.chat_id), self.channel_name)
+        self.joined = True
+        for out in await database_sync_to_async(self._catch_up)(after_seq):
+            await self.send(text_data=json.dumps(out))
+
+    def _catch_up(self, after_seq: int) -> list[dict]:
+        chat = Chat.objects.select_related("agent__user").get(pk=self.chat_id)
+        return [*customer.messages_after(chat, after_seq), selectors.customer_state(chat)]
+
+    async def _message(self, frame: dict) -> None:
+        client_id = customer.client_id(frame, required=True)
+        text = customer.message_text(frame, "text", required=True)
+        if not await database_sync_to_async(ratelimit.allow_message)(chat_id=self.chat_id):
+            raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
+        message, _ = await database_sync_to_async(engine.message_post_customer)(
+            chat_id=self.chat_id, client_id=client_id, text=text
+        )
+        await self.send(text_data=json.dumps({"type": "ack", "client_id": client_id, "seq": message.seq}))
+
+    async def _typing(self, frame: dict) -> None:
+        typing = frame.get("typing")
+        if not isinstance(typing, bool):
+            raise Refusal("invalid", "A typing frame needs typing true or false.", 400)
+        # Throttled and never stored: a start at most once per throttle period; a stop always passes.
+        now = time.monotonic()
+        if typing and now - self.last_typing < settings.WEBCHAT_TYPING_THROTTLE_SECONDS:
+            return
+        self.last_typing = now if typing else 0.0
+        agent_id = await database_sync_to_async(self._holding_agent)()
+        if agent_id is None:
+            return
+        await self.channel_layer.group_send(
+            events.agent_group(agent_id),
+            {
+                "type": "relay",
+                "frame": {"type": "typing", "chat_id": self.chat_id, "sender": "customer", "typing": typing},
+            },
+        )
+
+    def _holding_agent(self) -> int | None:
+        return (
+            Chat.objects.filter(pk=self.chat_id, state__in=HELD_STATES, ended_at__isnull=True)
+            .values_list("agent_id", flat=True)
+            .first()
+        )
+
+    async def _end(self) -> None:
+        chat = await database_sync_to_async(engine.chat_end_by_customer)(chat_id=self.chat_id)
+        # The engine broadcasts the new state too; this answer does not depend on the channel layer.
+        await self.send(text_data=json.dumps(await database_sync_to_async(selectors.customer_state)(chat)))
+
+    async def _close_without_hello(self) -> None:
+        await asyncio.sleep(self.hello_timeout_seconds)
+        if not self.joined:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+
+    async def _error(self, code: str, message: str, **extra) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
+
+    def _header(self, name: bytes) -> str | None:
+        value = dict(self.scope.get("headers", [])).get(name)
+        return value.decode("latin-1") if value is not None else None
+
+    @staticmethod
+    def _echo(frame: dict) -> dict:
+        """The refused message's client_id, so that the client can mark that message as failed."""
+        client_id = frame.get("client_id")
+        if frame.get("type") == "message" and isinstance(client_id, str):
+            return {"client_id": client_id[: customer.MAX_CLIENT_ID_CHARS]}
+        return {}

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""The widget's iframe page and the demo web page."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from webchat import widget_views
+
+urlpatterns = [
+    path("webchat/w/<str:queue_token>/", widget_views.widget, name="webchat-widget"),
+    path("demo/", widget_views.demo, name="webchat-demo"),
+]

@@ -1,0 +1,180 @@
+"""The public chat API (PROTOCOL.md section 1): the widget's and handset apps' way in.
+
+Each view parses and checks the request, calls one engine function and answers JSON. Errors are
+`{"error": {"code", "message"}}` with a fitting status, never a stack trace. The API is called across
+origins with a bearer token and never with cookies, so it is exempt from CSRF, and answers CORS so that
+browsers and webviews on the queue's web sites may read it.
+"""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+
+from routing import engine, selectors
+from routing.models import WebchatQueue
+from webchat import customer, ratelimit
+from webchat.customer import Refusal
+from webchat.models import Chat
+from webchat.tokens import customer_token_for
+
+MAX_VISITOR_ID_CHARS = 100
+MAX_QUEUE_TOKEN_CHARS = 64
+
+
+def error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def api_endpoint(*methods: str) -> Callable:
+    """CSRF exemption, CORS, method checks and refusals turned into JSON errors, for one API view."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def endpoint(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method == "OPTIONS":
+                response = _preflight(methods)
+            elif request.method not in methods:
+                response = error("method_not_allowed", f"Use {' or '.join(methods)}.", 405)
+                response["Allow"] = ", ".join((*methods, "OPTIONS"))
+            else:
+                try:
+                    response = view(request, *args, **kwargs)
+                except (Refusal, engine.TransitionError) as refusal:
+                    response = error(refusal.code, refusal.message, refusal.status)
+            origin = request.headers.get("Origin")
+            # A refused origin (403) gets no CORS header: the browser then hides the answer from that page.
+            if origin and response.status_code != 403:
+                response["Access-Control-Allow-Origin"] = origin
+            patch_vary_headers(response, ["Origin"])
+            patch_cache_control(response, no_store=True)
+            if response.status_code == 401:
+                response["WWW-Authenticate"] = 'Bearer realm="webchat"'
+            return response
+
+        return endpoint
+
+    return decorate
+
+
+def _preflight(methods: tuple[str, ...]) -> HttpResponse:
+    # The queue is only known from the body or the chat, so the real request checks the origin, not this.
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Methods"] = ", ".join((*methods, "OPTIONS"))
+    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+@api_endpoint("POST")
+def chats(request: HttpRequest) -> JsonResponse:
+    body = _json_body(request)
+    queue_token = customer.optional_text(body, "queue_token", limit=MAX_QUEUE_TOKEN_CHARS)
+    if not queue_token:
+        raise Refusal("invalid", "queue_token is required.", 400)
+    name = customer.optional_text(body, "name", limit=settings.WEBCHAT_MAX_NAME_CHARS)
+    first_message = customer.message_text(body, "message", required=False)
+    visitor_id = customer.optional_text(body, "visitor_id", limit=MAX_VISITOR_ID_CHARS)
+    client_id = customer.client_id(body, required=False)
+    if not ratelimit.allow_chat_open(client_ip=_client_ip(request)):
+        raise Refusal("rate_limited", "Too many chats opened from here. Please try again in a minute.", 429)
+    # An unknown or disabled queue is the engine's to refuse; a known one first checks the caller's origin.
+    queue = WebchatQueue.objects.filter(token=queue_token).first()
+    if queue is not None:
+        _require_allowed_origin(request, queue)
+    opened = engine.chat_open(
+        queue_token=queue_token,
+        customer_name=name,
+        first_message=first_message,
+        visitor_id=visitor_id,
+        client_id=client_id,
+    )
+    chat = opened.chat
+    return JsonResponse(
+        {
+            "chat_id": str(chat.pk),
+            "customer_token": customer_token_for(chat_id=chat.pk),
+            "state": selectors.customer_state(chat)["state"],
+            "websocket": f"/ws/webchat/{chat.pk}/",
+        },
+        status=201,
+    )
+
+
+@api_endpoint("GET", "POST")
+def messages(request: HttpRequest, chat_id: str) -> JsonResponse:
+    chat = _customer_chat(request, chat_id)
+    if request.method == "POST":
+        return _post_message(request, chat)
+    backlog = customer.messages_after(chat, _after_seq(request))
+    return JsonResponse({**_state(chat), "messages": [_without_type(frame) for frame in backlog]})
+
+
+def _post_message(request: HttpRequest, chat: Chat) -> JsonResponse:
+    body = _json_body(request)
+    client_id = customer.client_id(body, required=True)
+    text = customer.message_text(body, "text", required=True)
+    if not ratelimit.allow_message(chat_id=chat.pk):
+        raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
+    message, created = engine.message_post_customer(chat_id=chat.pk, client_id=client_id, text=text)
+    return JsonResponse(_without_type(engine.message_frame(message)), status=201 if created else 200)
+
+
+@api_endpoint("POST")
+def end(request: HttpRequest, chat_id: str) -> JsonResponse:
+    chat = _customer_chat(request, chat_id)
+    return JsonResponse(_state(engine.chat_end_by_customer(chat_id=chat.pk)))
+
+
+def _customer_chat(request: HttpRequest, chat_id: str) -> Chat:
+    chat = customer.find_chat(chat_id)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    customer.require_token(chat, token.strip() if scheme.lower() == "bearer" else "")
+    _require_allowed_origin(request, chat.queue)
+    return chat
+
+
+def _require_allowed_origin(request: HttpRequest, queue: WebchatQueue) -> None:
+    customer.require_allowed_origin(queue, origin=request.headers.get("Origin"), host=request.get_host())
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return ratelimit.client_ip(
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        forwarded_for=request.headers.get("X-Forwarded-For", ""),
+    )
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        body = json.loads(request.body)
+    except RequestDataTooBig:
+        raise Refusal("too_long", "The request is too large.", 413) from None
+    except (ValueError, RecursionError):
+        raise Refusal("invalid", "The body must be a JSON object.", 400) from None
+    if not isinstance(body, dict):
+        raise Refusal("invalid", "The body must be a JSON object.", 400)
+    return body
+
+
+def _after_seq(request: HttpRequest) -> int:
+    value = request.GET.get("after_seq", "0")
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise Refusal("invalid", "after_seq must be a whole number, 0 or more.", 400)
+    return customer.seq_number(int(value))
+
+
+def _state(chat: Chat) -> dict:
+    """The customer's view of the chat: `state`, and `position` or `agent_name` where they apply."""
+    return _without_type(selectors.customer_state(chat))
+
+
+def _without_type(frame: dict) -> dict:
+    """A socket frame as a REST body."""
+    return {key: value for key, value in frame.items() if key != "type"}

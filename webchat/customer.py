@@ -1,0 +1,109 @@
+"""What the customer's API and WebSocket share: finding the chat, checking who may use it, checking what
+they send, and reading what they missed."""
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from routing import engine
+from routing.models import WebchatQueue
+from webchat.models import Chat
+from webchat.tokens import customer_token_valid
+
+MAX_CLIENT_ID_CHARS = 64
+MAX_SEQ = 2**31 - 1
+
+# PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8:
+# such text is refused as invalid rather than failing in the database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class Refusal(Exception):
+    """A customer's request refused before the engine is asked: `code` for programs, `message` for people."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def find_chat(chat_id) -> Chat:
+    try:
+        return Chat.objects.select_related("queue").get(pk=chat_id)
+    except (Chat.DoesNotExist, ValueError, ValidationError):
+        raise Refusal("not_found", "No such chat.", 404) from None
+
+
+def require_token(chat: Chat, token: object) -> None:
+    if not customer_token_valid(token=token, chat_id=chat.pk):
+        raise Refusal("unauthorized", "A valid customer token for this chat is needed.", 401)
+
+
+def require_allowed_origin(queue: WebchatQueue, *, origin: str | None, host: str) -> None:
+    """Refuse an Origin outside the queue's web sites.
+
+    The widget's own iframe is served by the product, so its requests carry the product's origin: that is
+    always allowed (which sites may embed the iframe is the iframe page's CSP frame-ancestors). A request
+    without an Origin (a handset app, a server) is never refused for that reason.
+    """
+    if not origin or _same_host(origin, host):
+        return
+    if not queue.allows_origin(origin):
+        raise Refusal("origin_not_allowed", "This web site may not use this chat.", 403)
+
+
+def _same_host(origin: str, host: str) -> bool:
+    try:
+        origin_host = urlsplit(origin).netloc.lower()
+    except ValueError:
+        return False
+    return bool(origin_host) and origin_host == host.lower()
+
+
+def optional_text(data: dict, field: str, *, limit: int) -> str:
+    """A stripped optional string field; absent or null is empty."""
+    value = data.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or UNSTORABLE.search(value):
+        raise Refusal("invalid", f"{field} must be text.", 400)
+    value = value.strip()
+    if len(value) > limit:
+        raise Refusal("invalid", f"{field} is limited to {limit} characters.", 400)
+    return value
+
+
+def message_text(data: dict, field: str, *, required: bool) -> str:
+    value = data.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or UNSTORABLE.search(value) or (required and not value.strip()):
+        raise Refusal("invalid", f"{field} must be some text.", 400)
+    value = value.strip()
+    if len(value) > settings.WEBCHAT_MAX_MESSAGE_CHARS:
+        raise Refusal(
+            "too_long", f"Messages are limited to {settings.WEBCHAT_MAX_MESSAGE_CHARS} characters.", 413
+        )
+    return value
+
+
+def client_id(data: dict, *, required: bool) -> str:
+    value = optional_text(data, "client_id", limit=MAX_CLIENT_ID_CHARS)
+    if required and not value:
+        raise Refusal("invalid", "client_id is required: a unique id chosen by the client.", 400)
+    return value
+
+
+def seq_number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
+        raise Refusal("invalid", "after_seq must be a whole number, 0 or more.", 400)
+    return value
+
+
+def messages_after(chat: Chat, after_seq: int) -> list[dict]:
+    """The chat's messages after `after_seq`, oldest first, as `message` frames."""
+    missed = chat.messages.filter(seq__gt=after_seq).order_by("seq")
+    return [engine.message_frame(message) for message in missed]

@@ -1,0 +1,48 @@
+"""Rate limits on the public chat edges: chats opened per client IP, messages per chat.
+
+Fixed windows counted in Django's cache (Redis in production, so every server process shares the count)
+with an atomic increment. A refused request is refused before the engine is called, so nothing is stored.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+MESSAGE_WINDOW_SECONDS = 10
+OPEN_WINDOW_SECONDS = 60
+
+
+def allow_chat_open(*, client_ip: str) -> bool:
+    return _hit(f"open:{client_ip}", limit=settings.WEBCHAT_RATE_PER_IP, window=OPEN_WINDOW_SECONDS)
+
+
+def allow_message(*, chat_id) -> bool:
+    return _hit(f"message:{chat_id}", limit=settings.WEBCHAT_RATE_PER_CHAT, window=MESSAGE_WINDOW_SECONDS)
+
+
+def _hit(name: str, *, limit: int, window: int) -> bool:
+    """Count one hit in the current window; False once the window holds more than `limit`."""
+    key = f"webchat-rate:{name}:{int(time.time() // window)}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The key expired between add and incr: this hit opens a fresh window.
+        cache.set(key, 1, timeout=window + 1)
+        count = 1
+    return count <= limit
+
+
+def client_ip(*, remote_addr: str, forwarded_for: str = "") -> str:
+    """The client's address. X-Forwarded-For is believed only as far as the trusted proxies wrote it.
+
+    Each of the TRUSTED_PROXY_COUNT proxies in front of the server appends the address it was reached
+    from, so the client is that many entries from the right; anything further left is the client's to
+    forge.
+    """
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    if proxies > 0 and len(hops) >= proxies:
+        return hops[-proxies]
+    return remote_addr or "unknown"
