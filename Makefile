@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/contactcentre} \
-	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/1} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/1} CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/2} \
 	SECRET_KEY=test-secret-key-not-for-production DEBUG=0 \
 	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 

@@ -380,7 +380,7 @@ def chat_end_by_customer(*, chat_id) -> Chat:
         chat.customer_waiting_since = None
         chat.reply_overdue = False
         chat.save()
-        _system_message(out, chat, "The customer has left the chat.", now)
+        _system_message(out, chat, "The chat was ended by the customer.", now)
         _tell_customer(out, chat)
         _tell_inbox(out, chat, agent_id)
         out.send_on_commit()

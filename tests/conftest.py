@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 
 from tests import factories
 
@@ -16,3 +17,9 @@ def queue(company):
 @pytest.fixture
 def agent(company):
     return factories.MembershipFactory(company=company)
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_start_empty():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    cache.clear()

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from django.core.cache import cache
 
 from contactcentre.models import Presence
 from routing import engine
@@ -11,11 +10,6 @@ from tests import factories
 from tests.webchat_support import API, bearer, open_chat, post_message
 from webchat.models import Chat, ChatState, Message, Outcome
 from webchat.tokens import customer_token_for
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_start_empty():
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Which web sites may use a queue's chat through the API, and the CORS answers browsers need."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from tests import factories
@@ -9,11 +8,6 @@ from tests.webchat_support import API, bearer, open_chat, post_message
 from webchat.models import Chat, Message
 
 SHOP = "https://shop.example"
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_start_empty():
-    cache.clear()
 
 
 @pytest.fixture

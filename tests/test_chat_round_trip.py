@@ -2,7 +2,6 @@
 
 import pytest
 from channels.db import database_sync_to_async
-from django.core.cache import cache
 from django.db import connections
 
 from tests import factories
@@ -10,11 +9,6 @@ from tests.webchat_support import agent_socket, connected_chat, customer_socket,
 from webchat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_start_empty():
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)

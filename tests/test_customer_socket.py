@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.core.cache import cache
 from django.db import connections
 
 from routing import engine
@@ -15,11 +14,6 @@ from webchat.models import Message
 from webchat.tokens import customer_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_start_empty():
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,10 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from tests import factories
 from tests.webchat_support import API, open_chat, post_message
 from webchat.models import Chat, Message
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_start_empty():
-    cache.clear()
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from django.core.exceptions import ValidationError
 
 from contactcentre.models import Membership
 from routing import engine, events, selectors
+from webchat import customer as checks
+from webchat.customer import Refusal
 from webchat.models import Chat, ChatState
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -60,7 +62,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             frame = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._error("invalid", "Frames are JSON objects.")
             return
         if not isinstance(frame, dict):
@@ -81,18 +83,14 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(event["frame"]))
 
     async def _message(self, frame: dict) -> None:
-        chat_id, client_id, text = frame.get("chat_id"), frame.get("client_id"), frame.get("text")
-        if not isinstance(chat_id, str) or not isinstance(client_id, str) or not isinstance(text, str):
-            await self._error("invalid", "A message needs chat_id, client_id and text.")
-            return
-        text = text.strip()
-        if not text or not client_id or len(client_id) > 64:
-            await self._error("invalid", "A message needs a client_id and some text.")
-            return
-        if len(text) > settings.WEBCHAT_MAX_MESSAGE_CHARS:
-            await self._error(
-                "too_long", f"Messages are limited to {settings.WEBCHAT_MAX_MESSAGE_CHARS} characters."
-            )
+        chat_id = frame.get("chat_id")
+        try:
+            if not isinstance(chat_id, str):
+                raise Refusal("invalid", "A message needs chat_id, client_id and text.", 400)
+            client_id = checks.client_id(frame, required=True)
+            text = checks.message_text(frame, "text", required=True)
+        except Refusal as refusal:
+            await self._error(refusal.code, refusal.message, chat_id=chat_id)
             return
         try:
             message, _ = await database_sync_to_async(engine.message_post_agent)(

@@ -41,7 +41,7 @@ def client_ip(*, remote_addr: str, forwarded_for: str = "") -> str:
     from, so the client is that many entries from the right; anything further left is the client's to
     forge.
     """
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    proxies = settings.TRUSTED_PROXY_COUNT
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     if proxies > 0 and len(hops) >= proxies:
         return hops[-proxies]
