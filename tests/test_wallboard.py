@@ -1,0 +1,56 @@
+"""The supervisors' wallboard: each queue's waiting chats and longest wait, each agent's status."""
+
+import pytest
+
+from contactcentre.models import Role
+from routing import engine
+from tests import factories
+
+pytest_plugins = ["tests.inbox_fixtures"]
+
+
+@pytest.fixture
+def supervisor_client(client, company):
+    supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
+    client.force_login(supervisor.user)
+    return client
+
+
+def test_agents_may_not_see_the_wallboard(agent_client):
+    assert agent_client.get("/wallboard/").status_code == 403
+    assert agent_client.get("/wallboard/board/").status_code == 403
+
+
+def test_the_wallboard_shows_waiting_chats_and_agents_statuses(
+    supervisor_client, agent, manual_queue, waiting_chat
+):
+    mine = factories.ChatFactory(queue=manual_queue)
+    engine.chat_take(agent=agent, chat_id=mine.pk)
+    engine.chat_activate(agent=agent, chat_id=mine.pk)
+    content = supervisor_client.get("/wallboard/").content.decode()
+    assert '<th scope="row">Support</th>' in content
+    assert '<td class="number number--waiting">1</td>' in content
+    assert "data-since=" in content
+    assert f'<th scope="row">{agent.name}</th>' in content
+    assert "Handling a chat</span>" in content
+    assert '<td class="number">1</td>' in content
+
+
+def test_the_wallboard_refreshes_its_board_when_told(supervisor_client):
+    content = supervisor_client.get("/wallboard/board/", headers={"HX-Request": "true"}).content.decode()
+    assert content.lstrip().startswith('<div id="board"')
+    assert 'hx-trigger="wallboard-changed from:body, agent-resync from:body"' in content
+
+
+def test_the_wallboard_shows_only_the_supervisors_company(supervisor_client, other_company_chat):
+    content = supervisor_client.get("/wallboard/").content.decode()
+    assert other_company_chat.queue.name not in content
+    assert other_company_chat.agent.name not in content
+
+
+def test_supervisors_find_the_wallboard_in_the_navigation(supervisor_client):
+    assert 'href="/wallboard/"' in supervisor_client.get("/contacts/").content.decode()
+
+
+def test_agents_do_not_find_the_wallboard_in_the_navigation(agent_client):
+    assert 'href="/wallboard/"' not in agent_client.get("/contacts/").content.decode()
