@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import redis.exceptions
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -109,12 +110,23 @@ else:
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     # The channels_redis defaults (capacity 100 per process, 100 pooled connections) make one process
-    # fail near 100 WebSocket connections; these figures hold thousands.
+    # fail near 100 WebSocket connections; these figures hold thousands. redis-py's default read timeout
+    # (5 s) equals the layer's blocking wait for the next event (5 s), so an idle socket's receive would
+    # fail and close it: reads get longer than that wait.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000)}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000),
+                        "socket_timeout": 15,
+                        # After Redis restarts every pooled connection is dead: a command that meets one is
+                        # retried once on a fresh connection, rather than failing and losing its event.
+                        "retry_on_error": [redis.exceptions.ConnectionError],
+                    }
+                ],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000),
                 "expiry": 30,
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
@@ -183,6 +195,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Proxies in front of the product that append to X-Forwarded-For; 0: use the connection's address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# WebSockets one client address may hold open in one server process (contactcentre.connection_limits).
+WEBSOCKET_MAX_PER_IP = env_int("WEBSOCKET_MAX_PER_IP", 200)
 
 # Webchat limits.
 WEBCHAT_MAX_MESSAGE_CHARS = env_int("WEBCHAT_MAX_MESSAGE_CHARS", 4000)
@@ -195,11 +209,19 @@ WEBCHAT_TYPING_THROTTLE_SECONDS = 1.0
 AGENT_CONNECTION_GRACE_SECONDS = env_int("AGENT_CONNECTION_GRACE_SECONDS", 60)
 AGENT_HEARTBEAT_SECONDS = env_int("AGENT_HEARTBEAT_SECONDS", 20)
 
+# Logs go to standard output: one JSON object a line in production (contactcentre.logging), with the chat,
+# agent and call ids that records carry; plain lines when DEBUG is on. LOG_FORMAT=plain|json overrides.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "contactcentre.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+# Celery workers and beat log through the same configuration instead of installing their own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from contactcentre import health
+
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("contactcentre.auth_urls")),
     path("api/webchat/v1/", include("webchat.api_urls")),

@@ -11,6 +11,7 @@ so a slow allocation never holds the caller's locks.
 """
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     },
 }
 
+CLIENT_ID_CHARS = Message._meta.get_field("client_id").max_length
+CLASSIFICATION_CHARS = Chat._meta.get_field("classification_text").max_length
+
 # What an agent may do to the chats they hold that does not change the state.
 EDITABLE_STATES = frozenset(HELD_STATES)
 
@@ -102,6 +106,20 @@ REFUSALS = {
     "expire_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
     "release": ("not_held", "This chat is not held by an agent."),
 }
+
+
+# PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8. A form or a JSON body can
+# carry either, so such text is refused as invalid here rather than failing in the database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _require_storable(value: str | None, *, what: str, limit: int | None = None) -> None:
+    if value is None:
+        return
+    if UNSTORABLE.search(value):
+        raise TransitionError("invalid", f"The {what} contains characters that cannot be stored.", status=400)
+    if limit is not None and len(value) > limit:
+        raise TransitionError("invalid", f"The {what} is limited to {limit} characters.", status=400)
 
 
 def target_state(action: str, state: str) -> str:
@@ -480,6 +498,8 @@ def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Messag
 
     Locks the chat. Refuses a message to an ended chat (409 chat_ended). Returns (message, created).
     """
+    _require_storable(client_id, what="message id", limit=CLIENT_ID_CHARS)
+    _require_storable(text, what="message")
     now = _now()
     out = Outbox()
     with transaction.atomic():
@@ -501,6 +521,8 @@ def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str)
 
     Locks the chat only: the rule (this agent holds it and it is active) is a property of the chat row.
     """
+    _require_storable(client_id, what="message id", limit=CLIENT_ID_CHARS)
+    _require_storable(text, what="message")
     now = _now()
     out = Outbox()
     with transaction.atomic():
@@ -642,7 +664,16 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
             _after_given(out, chat, chat.agent)
             _tell_agent(out, chat.agent_id, type="bell", chat_id=str(chat.pk))
         out.send_on_commit()
-    logger.info("allocated %d chat(s) from queue %s", len(allocated), queue_id)
+    logger.info(
+        "allocated %d chat(s) from queue %s",
+        len(allocated),
+        queue_id,
+        extra={
+            "queue_id": queue_id,
+            "company_id": queue.company_id,
+            "allocations": [{"chat_id": str(chat.pk), "agent_id": chat.agent_id} for chat in allocated],
+        },
+    )
     return allocated
 
 
@@ -950,6 +981,9 @@ def expire_wrapups(*, now: datetime | None = None) -> int:
 
 
 def _apply_details(chat: Chat, *, notes, classification_id, classification_text) -> None:
+    _require_storable(notes, what="notes")
+    if classification_text is not None:
+        _require_storable(classification_text.strip(), what="classification", limit=CLASSIFICATION_CHARS)
     if notes is not None:
         chat.notes = notes
     if classification_id is not None:
@@ -1154,7 +1188,17 @@ def agent_logout(
         _tell_agent(out, agent.pk, type="inbox")
         _tell_presence(out, agent)
         out.send_on_commit()
-    logger.info("agent %s %s; %d chat(s) released", agent.pk, reason, len(held))
+    logger.info(
+        "agent %s %s; %d chat(s) released",
+        agent.pk,
+        reason,
+        len(held),
+        extra={
+            "agent_id": agent.pk,
+            "company_id": agent.company_id,
+            "chat_ids": [str(chat.pk) for chat in held],
+        },
+    )
     allocate_queues(queue_ids=requeued_queues)
     if ringing:
         route_calls(company_id=agent.company_id)
@@ -1367,7 +1411,12 @@ def _offer_call(call_id: int, company_id: int) -> Call | None:
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
         transaction.on_commit(lambda: telephony.send_offer(call_id=call.pk))
-    logger.info("call %s offered to agent %s", call.pk, agent.pk)
+    logger.info(
+        "call %s offered to agent %s",
+        call.pk,
+        agent.pk,
+        extra={"call_id": call.pk, "agent_id": agent.pk, "company_id": company_id},
+    )
     return call
 
 
@@ -1532,6 +1581,7 @@ def call_wrapup_complete(
         if call.agent_id != agent.pk:
             raise TransitionError("not_yours", "This call is not yours.", status=404)
         call_target("complete_wrapup", call.state)
+        _require_storable(notes, what="notes")
         if notes is not None:
             call.notes = notes
         if classification_id is not None:

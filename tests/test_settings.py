@@ -25,7 +25,7 @@ print(json.dumps({
     "celery_broker": settings.CELERY_BROKER_URL,
     "celery_beat_schedule": settings.CELERY_BEAT_SCHEDULE,
     "debug": settings.DEBUG,
-}))
+}, default=repr))
 """
 
 PRODUCTION = {
