@@ -148,19 +148,37 @@ STATUS_LABELS = {
 }
 
 
+ACTIVE_ITEM_STATES = (ChatState.ACTIVE, ChatState.WRAPUP)
+ACTIVE_ITEM_FIELDS = ("agent_id", "state", "activated_at", "wrapup_started_at", "wrapup_deadline")
+
+
 def agent_status(agent: Membership) -> AgentStatus:
-    call = current_call(agent)
+    active = Chat.objects.filter(agent=agent, state__in=ACTIVE_ITEM_STATES).only(*ACTIVE_ITEM_FIELDS).first()
+    return _status(agent, current_call(agent), active)
+
+
+def agent_statuses(agents: list[Membership]) -> dict[int, AgentStatus]:
+    """The status of each agent, in two queries whatever their number (for the wallboard)."""
+    ids = [agent.pk for agent in agents]
+    calls = {
+        call.agent_id: call for call in Call.objects.filter(agent_id__in=ids, state__in=CALL_BUSY_STATES)
+    }
+    active = {
+        chat.agent_id: chat
+        for chat in Chat.objects.filter(agent_id__in=ids, state__in=ACTIVE_ITEM_STATES).only(
+            *ACTIVE_ITEM_FIELDS
+        )
+    }
+    return {agent.pk: _status(agent, calls.get(agent.pk), active.get(agent.pk)) for agent in agents}
+
+
+def _status(agent: Membership, call: Call | None, active: Chat | None) -> AgentStatus:
     if call is not None and call.state == CallState.CONNECTED:
         return AgentStatus("call", STATUS_LABELS["call"], call.answered_at)
     if call is not None and call.state == CallState.WRAPUP:
         return AgentStatus("wrapup", STATUS_LABELS["wrapup"], call.ended_at, call.wrapup_deadline)
     if agent.presence == Presence.UNAVAILABLE:
         return AgentStatus("unavailable", STATUS_LABELS["unavailable"], agent.presence_since)
-    active = (
-        Chat.objects.filter(agent=agent, state__in=(ChatState.ACTIVE, ChatState.WRAPUP))
-        .only("state", "activated_at", "wrapup_started_at", "wrapup_deadline")
-        .first()
-    )
     if active is not None and active.state == ChatState.WRAPUP:
         return AgentStatus(
             "wrapup", STATUS_LABELS["wrapup"], active.wrapup_started_at, active.wrapup_deadline

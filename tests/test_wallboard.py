@@ -1,6 +1,8 @@
 """The supervisors' wallboard: each queue's waiting chats and longest wait, each agent's status."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from contactcentre.models import Role
 from routing import engine
@@ -54,3 +56,28 @@ def test_supervisors_find_the_wallboard_in_the_navigation(supervisor_client):
 
 def test_agents_do_not_find_the_wallboard_in_the_navigation(agent_client):
     assert 'href="/wallboard/"' not in agent_client.get("/contacts/").content.decode()
+
+
+def test_the_wallboard_costs_the_same_queries_for_many_agents_as_for_few(
+    supervisor_client, company, manual_queue
+):
+    def board_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert (
+                supervisor_client.get("/wallboard/board/", headers={"HX-Request": "true"}).status_code == 200
+            )
+        return len(queries)
+
+    def add_busy_agent():
+        member = factories.MembershipFactory(company=company)
+        chat = factories.ChatFactory(queue=manual_queue)
+        engine.chat_take(agent=member, chat_id=chat.pk)
+        engine.chat_activate(agent=member, chat_id=chat.pk)
+
+    for _ in range(2):
+        add_busy_agent()
+    few = board_queries()
+    for _ in range(10):
+        add_busy_agent()
+
+    assert board_queries() == few

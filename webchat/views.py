@@ -556,7 +556,9 @@ def _board_context(supervisor: Membership) -> dict:
         .select_related("user", "break_reason")
         .annotate(held=Count("chats", filter=Q(chats__state__in=HELD_STATES)))
     )
-    agents = [(member, selectors.agent_status(member)) for member in members]
+    members = list(members)
+    statuses = selectors.agent_statuses(members)
+    agents = [(member, statuses[member.pk]) for member in members]
     # Logged-in people first: the board is about who is working now.
     agents.sort(key=lambda row: (row[0].presence == Presence.UNAVAILABLE, row[0].name.lower()))
     return {"queues": queues, "agents": agents, "now": timezone.now()}
