@@ -31,6 +31,8 @@ async def test_a_visitor_without_a_session_is_turned_away():
 
     assert not connected
     assert code == 4401
+    # The refused consumer still waits for the disconnect; without it the test's loop never winds down.
+    await ws.disconnect()
 
 
 @pytest.mark.parametrize(
