@@ -1,0 +1,1 @@
+"""Load harness: the product's deployment measured against bare baselines in one run (`make bench`)."""

@@ -1,0 +1,1 @@
+"""Baseline servers the product is compared with in the same run."""

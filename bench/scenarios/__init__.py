@@ -1,0 +1,1 @@
+"""The four scenarios of `make bench`."""
