@@ -61,3 +61,18 @@ bench: $(VENV)/.installed-bench services
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+
+# The fault harness (faults/, tests/faults/): a real deployment on this machine broken on purpose, on a
+# database of its own and a Redis of its own (port FAULTS_REDIS_PORT, started and killed by the harness).
+# Minutes long, so outside `make test`; FAULTS_DIR keeps each run's logs and figures.
+FAULTS_REDIS := redis://127.0.0.1:$${FAULTS_REDIS_PORT:-6391}
+FAULTS_ENV := FAULTS=1 DEBUG=0 SECRET_KEY=faults-secret-not-for-production \
+	DATABASE_URL=$${FAULTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/contactcentre_faults} \
+	REDIS_URL=$(FAULTS_REDIS)/0 CACHE_URL=$(FAULTS_REDIS)/1 JOB_INTERVAL_SECONDS=1 \
+	AGENT_CONNECTION_GRACE_SECONDS=10 AGENT_HEARTBEAT_SECONDS=2 WEBSOCKET_MAX_PER_IP=100 \
+	WEBCHAT_RATE_PER_IP=100000 WEBCHAT_RATE_PER_CHAT=1000
+
+.PHONY: faults
+faults: install-test services
+	@$(PY) -c "import websockets" 2>/dev/null || $(PY) -m pip install -q "websockets>=14,<17"
+	$(FAULTS_ENV) $(PY) -m pytest tests/faults -p no:cacheprovider -v $(PYTEST_ARGS)

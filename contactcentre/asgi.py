@@ -11,12 +11,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from contactcentre.connection_limits import WebSocketLimit  # noqa: E402
 from contactcentre.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": WebSocketLimit(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

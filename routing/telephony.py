@@ -29,7 +29,9 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def signature_matches(secret: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(signature(secret, body), header or "")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    given = (header or "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(signature(secret, body).encode(), given)
 
 
 def send_offer(*, call_id: int) -> None:

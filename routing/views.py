@@ -1,7 +1,9 @@
 """The telephony API (PROTOCOL.md section 4): signed events from the company's telephony system."""
 
 import json
+import re
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -12,6 +14,8 @@ from routing.models import Call
 from routing.telephony import signature_matches
 
 MAX_BODY_BYTES = 16 * 1024
+# PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def error(code: str, message: str, status: int) -> JsonResponse:
@@ -20,7 +24,12 @@ def error(code: str, message: str, status: int) -> JsonResponse:
 
 def _text(event: dict, field: str, *, required: bool = True, limit: int = 100) -> str:
     value = event.get(field, "")
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+    if (
+        not isinstance(value, str)
+        or (required and not value.strip())
+        or len(value) > limit
+        or UNSTORABLE.search(value)
+    ):
         raise ValueError(
             f"'{field}' must be a string of at most {limit} characters" + (", not empty" if required else "")
         )
@@ -30,11 +39,17 @@ def _text(event: dict, field: str, *, required: bool = True, limit: int = 100) -
 @csrf_exempt
 @require_POST
 def telephony_event(request: HttpRequest) -> JsonResponse:
-    body = request.body
-    if len(body) > MAX_BODY_BYTES:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None
+    if body is None or len(body) > MAX_BODY_BYTES:
         return error("too_long", "The event is too large.", 413)
     try:
-        event = json.loads(body)
+        try:
+            event = json.loads(body)
+        except RecursionError:
+            event = None
         if not isinstance(event, dict):
             raise ValueError("the body must be a JSON object")
         kind = _text(event, "event", limit=40)

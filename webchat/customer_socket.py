@@ -7,6 +7,7 @@ agent, and relays the engine's frames. A bad frame is answered with an error fra
 
 import asyncio
 import json
+import logging
 import time
 
 from channels.db import database_sync_to_async
@@ -20,6 +21,8 @@ from webchat.models import HELD_STATES, Chat
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
+
+logger = logging.getLogger(__name__)
 
 
 class CustomerChatConsumer(AsyncWebsocketConsumer):
@@ -41,7 +44,9 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
                 self.chat.queue, origin=self._header(b"origin"), host=self._header(b"host") or ""
             )
         except Refusal as refusal:
-            await self.close(code=CLOSE_ORIGIN_NOT_ALLOWED if refusal.status == 403 else CLOSE_UNAUTHORIZED)
+            await self._refuse(
+                CLOSE_ORIGIN_NOT_ALLOWED if refusal.status == 403 else CLOSE_UNAUTHORIZED, refusal.code
+            )
             return
         self.hello_wait = asyncio.create_task(self._close_without_hello())
 
@@ -88,7 +93,7 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
         try:
             customer.require_token(self.chat, frame.get("customer_token"))
         except Refusal:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self._refuse(CLOSE_UNAUTHORIZED, "unauthorized")
             return
         self.hello_wait.cancel()
         # Join before reading the backlog: a message stored in between then arrives twice (the client
@@ -147,7 +152,16 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(self.hello_timeout_seconds)
         if not self.joined:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self._refuse(CLOSE_UNAUTHORIZED, "no_hello")
+
+    async def _refuse(self, close_code: int, reason: str) -> None:
+        logger.info(
+            "customer socket closed with %s (%s)",
+            close_code,
+            reason,
+            extra={"chat_id": self.chat_id, "close_code": close_code, "origin": self._header(b"origin")},
+        )
+        await self.close(code=close_code)
 
     async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))

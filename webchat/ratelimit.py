@@ -2,12 +2,18 @@
 
 Fixed windows counted in Django's cache (Redis in production, so every server process shares the count)
 with an atomic increment. A refused request is refused before the engine is called, so nothing is stored.
+While the cache cannot be reached (Redis restarting) requests are let through: the conversation lives in
+the database, and a customer must not be turned away because a counter is unavailable for a moment.
 """
 
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 MESSAGE_WINDOW_SECONDS = 10
 OPEN_WINDOW_SECONDS = 60
@@ -24,13 +30,17 @@ def allow_message(*, chat_id) -> bool:
 def _hit(name: str, *, limit: int, window: int) -> bool:
     """Count one hit in the current window; False once the window holds more than `limit`."""
     key = f"webchat-rate:{name}:{int(time.time() // window)}"
-    cache.add(key, 0, timeout=window + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr: this hit opens a fresh window.
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
+        cache.add(key, 0, timeout=window + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            # The key expired between add and incr: this hit opens a fresh window.
+            cache.set(key, 1, timeout=window + 1)
+            count = 1
+    except (RedisError, OSError):
+        logger.warning("rate limit %s not counted: the cache is unreachable", name, extra={"limit": name})
+        return True
     return count <= limit
 
 

@@ -387,7 +387,9 @@ def send(request: HttpRequest, chat_id) -> HttpResponse:
 def fill_template(request: HttpRequest, chat_id) -> HttpResponse:
     """A response template with its placeholders filled, handed to the page to put in the message box."""
     chat = _agents_chat(request.agent, chat_id)
-    template = _offered_on(ResponseTemplate, chat).filter(pk=request.GET.get("template") or 0).first()
+    template_id = request.GET.get("template", "")
+    offered = _offered_on(ResponseTemplate, chat)
+    template = offered.filter(pk=int(template_id)).first() if template_id.isdigit() else None
     if template is None:
         raise TransitionError("unknown_template", "This template is not offered on this queue.", status=404)
     values = {
