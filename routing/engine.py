@@ -478,8 +478,8 @@ def _broadcast_message(out: Outbox, chat: Chat, message: Message) -> None:
     frame = message_frame(message)
     out.add(events.chat_group(chat.pk), frame)
     if chat.agent_id is not None:
+        # The agent's page refreshes its inbox row from this frame too: no separate `inbox` frame.
         out.add(events.agent_group(chat.agent_id), {**frame, "chat_id": str(chat.pk)})
-        _tell_agent(out, chat.agent_id, type="inbox")
 
 
 def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Message:

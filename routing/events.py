@@ -5,10 +5,16 @@ customer's socket receives the frames of PROTOCOL.md section 2. The channel laye
 that misses a frame catches up from the database (sequence numbers, re-fetched partials).
 """
 
+import asyncio
+import contextvars
 import logging
+import os
+import weakref
+from collections import deque
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -57,13 +63,13 @@ class Outbox:
         if self._frames or self._position_queues:
             frames = list(self._frames)
             queue_ids = sorted(self._position_queues)
-            transaction.on_commit(lambda: send_now(frames + queue_positions(queue_ids)))
+            transaction.on_commit(lambda: publish(frames, position_queues=queue_ids))
 
 
 POSITION_UPDATES_LIMIT = 100
 
 
-def queue_positions(queue_ids: list[int]) -> list[tuple[str, dict]]:
+def queue_positions(queue_ids: Iterable[int]) -> list[tuple[str, dict]]:
     """`state` frames with the places of the first customers in each queue; the rest learn theirs on
     reconnect, so a queue of thousands costs one bounded query per change."""
     from routing.selectors import waiting_chats
@@ -76,8 +82,32 @@ def queue_positions(queue_ids: list[int]) -> list[tuple[str, dict]]:
     return frames
 
 
+def publish(frames: Iterable[tuple[str, dict]], *, position_queues: Iterable[int] = ()) -> None:
+    """Send frames to their groups, then the new places in the given queues.
+
+    Called from a thread that serves an event loop (a consumer's or a view's database thread), the frames
+    are handed to that loop's publisher and the thread goes back to work at once: waiting for every
+    group_send would hold the database thread that all of the process's sockets share. Anywhere else (a
+    Celery worker, a command) they are sent before returning.
+    """
+    frames = list(frames)
+    position_queues = set(position_queues)
+    if not frames and not position_queues:
+        return
+    loop = _serving_loop()
+    if loop is not None:
+        try:
+            # A context of its own: the publisher must not inherit this thread's asgiref executor state.
+            loop.call_soon_threadsafe(_hand_over, frames, position_queues, context=contextvars.Context())
+            return
+        except RuntimeError:
+            pass  # The loop closed meanwhile (the server is stopping): send from here instead.
+    send_now(frames + queue_positions(sorted(position_queues)))
+
+
 def send_now(frames: Iterable[tuple[str, dict]]) -> None:
-    """Send frames to their groups. Delivery failures are logged: the database stays the truth."""
+    """Send frames to their groups before returning. Delivery failures are logged: the database stays the
+    truth."""
     frames = list(frames)
     if not frames:
         return
@@ -91,3 +121,68 @@ async def _send_all(frames: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, frame in frames:
         await layer.group_send(group, {"type": "relay", "frame": frame})
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop that called this thread through sync_to_async, if any."""
+    threadlocal = SyncToAsync.threadlocal
+    if getattr(threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(threadlocal, "main_event_loop", None)
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = weakref.WeakKeyDictionary()
+
+
+def _hand_over(frames: list[tuple[str, dict]], position_queues: set[int]) -> None:
+    loop = asyncio.get_running_loop()
+    publisher = _publishers.get(loop)
+    if publisher is None:
+        publisher = _publishers[loop] = Publisher()
+    publisher.hand_over(frames, position_queues)
+
+
+class Publisher:
+    """One task per event loop that sends the frames handed to it, in the order they were handed over.
+
+    Queue places are computed when the publisher gets to them, once for every change handed over
+    meanwhile: a burst of allocations from one queue costs one read of its first customers, not one each.
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque[list[tuple[str, dict]]] = deque()
+        self.position_queues: set[int] = set()
+        self.wake = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+
+    def hand_over(self, frames: list[tuple[str, dict]], position_queues: set[int]) -> None:
+        if frames:
+            self.pending.append(frames)
+        self.position_queues |= position_queues
+        self.wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.pending:
+                await self._send(self.pending.popleft())
+            if self.position_queues:
+                queue_ids = sorted(self.position_queues)
+                self.position_queues.clear()
+                try:
+                    frames = await database_sync_to_async(queue_positions)(queue_ids)
+                except Exception:
+                    logger.exception("could not read the places in queues %s", queue_ids)
+                    continue
+                await self._send(frames)
+
+    @staticmethod
+    async def _send(frames: list[tuple[str, dict]]) -> None:
+        try:
+            await _send_all(frames)
+        except Exception:
+            logger.exception("could not publish %d event(s) to the channel layer", len(frames))

@@ -17,7 +17,7 @@ from django.conf import settings
 from routing import engine, events, selectors
 from webchat import customer, ratelimit
 from webchat.customer import Refusal
-from webchat.models import HELD_STATES, Chat
+from webchat.models import HELD_STATES, Chat, Message
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
@@ -110,12 +110,15 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
     async def _message(self, frame: dict) -> None:
         client_id = customer.client_id(frame, required=True)
         text = customer.message_text(frame, "text", required=True)
-        if not await database_sync_to_async(ratelimit.allow_message)(chat_id=self.chat_id):
-            raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
-        message, _ = await database_sync_to_async(engine.message_post_customer)(
-            chat_id=self.chat_id, client_id=client_id, text=text
-        )
+        message = await database_sync_to_async(self._store_message)(client_id, text)
         await self.send(text_data=json.dumps({"type": "ack", "client_id": client_id, "seq": message.seq}))
+
+    def _store_message(self, client_id: str, text: str) -> Message:
+        # The rate limit and the engine in one trip to the database thread that every socket shares.
+        if not ratelimit.allow_message(chat_id=self.chat_id):
+            raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
+        message, _ = engine.message_post_customer(chat_id=self.chat_id, client_id=client_id, text=text)
+        return message
 
     async def _typing(self, frame: dict) -> None:
         typing = frame.get("typing")

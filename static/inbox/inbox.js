@@ -106,6 +106,7 @@
     },
     message: (frame) => {
       trigger(`message-${frame.chat_id}`);
+      trigger("inbox-changed");
       if (frame.sender === "customer") {
         showTyping(frame.chat_id, false);
         announce(`${customerName(frame.chat_id)}: ${frame.text}`);
