@@ -1,0 +1,89 @@
+"""Frames of transitions made for a socket or a page are sent by the server's event loop, in order, and a
+burst of changes to a queue still leaves every waiting customer with their right place."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections
+
+from routing import engine, events
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def worker_thread_lets_go_of_the_database():
+    yield
+    await database_sync_to_async(connections.close_all)()
+
+
+class Listener:
+    """A channel of the real channel layer, joined to some groups, as a consumer would be."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = ""
+
+    async def join(self, *groups: str) -> "Listener":
+        self.channel = await self.layer.new_channel()
+        for group in groups:
+            await self.layer.group_add(group, self.channel)
+        return self
+
+    async def next_frame(self, kind: str | None = None) -> dict:
+        """The next frame (of the given type: earlier frames of other types are passed over)."""
+        while True:
+            frame = (await asyncio.wait_for(self.layer.receive(self.channel), timeout=5))["frame"]
+            if kind is None or frame["type"] == kind:
+                return frame
+
+
+@database_sync_to_async
+def active_chat():
+    queue = factories.WebchatQueueFactory(auto_allocate=False)
+    agent = factories.MembershipFactory(company=queue.company)
+    chat = engine.chat_open(queue_token=queue.token).chat
+    engine.chat_take(agent=agent, chat_id=chat.pk)
+    engine.chat_activate(agent=agent, chat_id=chat.pk)
+    return chat, agent
+
+
+async def test_messages_stored_from_a_sockets_thread_reach_both_sides_in_the_order_they_were_stored():
+    chat, agent = await active_chat()
+    customer = await Listener().join(events.chat_group(chat.pk))
+    inbox = await Listener().join(events.agent_group(agent.pk))
+
+    for n in range(1, 21):
+        await database_sync_to_async(engine.message_post_customer)(
+            chat_id=chat.pk, client_id=f"c-{n}", text=f"message {n}"
+        )
+
+    heard_by_customer = [(await customer.next_frame("message"))["seq"] for _ in range(20)]
+    heard_by_agent = [await inbox.next_frame("message") for _ in range(20)]
+    assert heard_by_customer == list(range(1, 21))
+    assert [frame["seq"] for frame in heard_by_agent] == list(range(1, 21))
+    assert {frame["chat_id"] for frame in heard_by_agent} == {str(chat.pk)}
+
+
+async def test_customers_left_waiting_after_a_burst_of_takes_hear_their_new_places():
+    queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
+    agent = await database_sync_to_async(factories.MembershipFactory)(company=queue.company)
+    opened = [
+        await database_sync_to_async(engine.chat_open)(queue_token=queue.token, customer_name=f"c{n}")
+        for n in range(6)
+    ]
+    chats = [result.chat for result in opened]
+    left_waiting = {chat.pk: await Listener().join(events.chat_group(chat.pk)) for chat in chats[3:]}
+
+    for chat in chats[:3]:
+        await database_sync_to_async(engine.chat_take)(agent=agent, chat_id=chat.pk)
+
+    for expected_place, chat in enumerate(chats[3:], 1):
+        listener = left_waiting[chat.pk]
+        frame = await listener.next_frame("state")
+        while frame.get("position") != expected_place:
+            frame = await listener.next_frame("state")
+        assert frame == {"type": "state", "state": "queued", "position": expected_place}
