@@ -153,8 +153,14 @@ ACTIVE_ITEM_FIELDS = ("agent_id", "state", "activated_at", "wrapup_started_at", 
 
 
 def agent_status(agent: Membership) -> AgentStatus:
+    return agent_status_and_call(agent)[0]
+
+
+def agent_status_and_call(agent: Membership) -> tuple[AgentStatus, Call | None]:
+    """The agent's status and their current call, for a page that shows both: the call is read once."""
+    call = current_call(agent)
     active = Chat.objects.filter(agent=agent, state__in=ACTIVE_ITEM_STATES).only(*ACTIVE_ITEM_FIELDS).first()
-    return _status(agent, current_call(agent), active)
+    return _status(agent, call, active), call
 
 
 def agent_statuses(agents: list[Membership]) -> dict[int, AgentStatus]:

@@ -4,9 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from routing import engine
+from routing import engine, selectors
 from tests import factories
 from tests.inbox_fixtures import customer_says
+from webchat.models import Chat
 
 pytest_plugins = ["tests.inbox_fixtures"]
 
@@ -65,3 +66,25 @@ def test_the_queues_panel_costs_the_same_with_3_or_30_queues(agent_client, compa
     few = queries(agent_client, "/inbox/")
     factories.WebchatQueueFactory.create_batch(27, company=company)
     assert queries(agent_client, "/inbox/") == few
+
+
+def test_the_queue_counter_counts_only_waiting_chats_however_long_the_history(agent_client, roomy_queue):
+    factories.ChatFactory.create_batch(3, queue=roomy_queue)
+    factories.ChatFactory.create_batch(5, queue=roomy_queue, state="closed", outcome="completed")
+    few = queries(agent_client, f"/inbox/queues/{roomy_queue.pk}/")
+    factories.ChatFactory.create_batch(40, queue=roomy_queue, state="closed", outcome="completed")
+    content = agent_client.get(f"/inbox/queues/{roomy_queue.pk}/").content.decode()
+    assert ">3 waiting</span>" in content
+    assert queries(agent_client, f"/inbox/queues/{roomy_queue.pk}/") == few
+
+
+def test_a_long_queue_is_read_in_serving_order_from_its_index_without_a_sort(roomy_queue):
+    Chat.objects.bulk_create(factories.ChatFactory.build_batch(2000, queue=roomy_queue))
+    waiting = selectors.waiting_chats(roomy_queue.pk)[:50]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE webchat_chat")
+        sql, params = waiting.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "chat_queue_order" in plan
+    assert "Sort" not in plan

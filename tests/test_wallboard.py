@@ -81,3 +81,14 @@ def test_the_wallboard_costs_the_same_queries_for_many_agents_as_for_few(
         add_busy_agent()
 
     assert board_queries() == few
+
+
+def test_the_wallboard_counts_waiting_and_held_chats_not_closed_ones(supervisor_client, agent, manual_queue):
+    held = factories.ChatFactory(queue=manual_queue)
+    engine.chat_take(agent=agent, chat_id=held.pk)
+    factories.ChatFactory.create_batch(2, queue=manual_queue)
+    closed = {"state": "closed", "outcome": "completed", "agent": agent}
+    factories.ChatFactory.create_batch(4, queue=manual_queue, **closed)
+    content = supervisor_client.get("/wallboard/").content.decode()
+    assert '<td class="number number--waiting">2</td>' in content
+    assert '<td class="number">1</td>' in content

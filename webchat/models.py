@@ -149,7 +149,10 @@ class Chat(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["queue", "state", "-queue_priority", "queued_at"], name="chat_queue_order"),
+            # Every ordered read of a queue (the waiting list, allocation's claim, the places) sorts by these.
+            models.Index(
+                fields=["queue", "state", "-queue_priority", "queued_at", "id"], name="chat_queue_order"
+            ),
             models.Index(fields=["agent", "state"], name="chat_agent_state"),
             models.Index(fields=["state", "wrapup_deadline"], name="chat_wrapup_deadline"),
             models.Index(fields=["company", "state"], name="chat_company_state"),

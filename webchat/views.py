@@ -5,12 +5,16 @@ and the page re-fetches that partial, so the HTML is rendered here only. Every a
 function; a refusal is shown to the agent with the engine's status, never as a 500.
 """
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,10 +31,10 @@ from routing.engine import TransitionError
 from routing.models import BreakReason, WebchatQueue
 from webchat.forms import ContactForm
 from webchat.models import HELD_STATES, Chat, ChatState, Classification, ResponseTemplate, Sender
+from webchat.templatetags.inbox import customer_left, since, state_label, wait_alert
 
 INBOX = "inbox/inbox.html"
 WALLBOARD = "wallboard/wallboard.html"
-WAITING = Q(chats__state=ChatState.QUEUED)
 # Enough history beside a chat; the contact's page has the rest.
 HISTORY_SHOWN = 10
 WAITING_SHOWN = 50
@@ -52,16 +56,102 @@ def _unseen_count(agent: Membership) -> int:
     return _inbox_chats(agent).filter(unseen=True).count()
 
 
+def _url_for(name: str) -> Callable[[object], str]:
+    """The URL of `name` for any chat id, at the cost of one reverse() per page rather than one per row."""
+    stand_in = str(uuid.UUID(int=0))
+    prefix, suffix = reverse(name, args=[stand_in]).split(stand_in)
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+# The inbox and an open queue show dozens of rows, each re-rendered on every change: what a row shows is
+# worked out here in Python once, so that the row's template is plain variables, not tags and filters.
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    pk: uuid.UUID
+    state: str
+    unseen: bool
+    name: str
+    queue_name: str
+    label: str
+    alert: str
+    url: str
+
+
+# What a row reads of a chat and its queue; the rest of each row's 50 columns is not loaded.
+ROW_FIELDS = (
+    "state",
+    "unseen",
+    "customer_name",
+    "park_reason",
+    "ended_by",
+    "customer_waiting_since",
+    "reply_overdue",
+    "queue__name",
+    "queue__reply_alert_seconds",
+)
+
+
+def _inbox_rows(agent: Membership, now: datetime) -> list[InboxRow]:
+    chats = _inbox_chats(agent).only(*ROW_FIELDS)
+    url = _url_for("inbox_chat")
+    return [
+        InboxRow(
+            pk=chat.pk,
+            state=chat.state,
+            unseen=chat.unseen,
+            name=chat.display_name,
+            queue_name=chat.queue.name,
+            label=f"{state_label(chat)} · customer left" if customer_left(chat) else state_label(chat),
+            alert=wait_alert(chat, now=now),
+            url=url(chat.pk),
+        )
+        for chat in chats
+    ]
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    pk: uuid.UUID
+    name: str
+    waited: str
+    take_url: str
+
+
+def _waiting_rows(chats: Iterable[Chat], now: datetime) -> list[WaitingRow]:
+    take_url = _url_for("inbox_take")
+    return [
+        WaitingRow(
+            pk=chat.pk,
+            name=chat.display_name,
+            waited=since(chat.queued_at, now=now),
+            take_url=take_url(chat.pk),
+        )
+        for chat in chats
+    ]
+
+
+def _waiting_in_queue(aggregate) -> Subquery:
+    # A subquery over the queue's queued chats, which the queue-order index serves, rather than a join
+    # over every chat the queue ever had: the cost follows the waiting chats, not the history.
+    waiting = Chat.objects.filter(queue=OuterRef("pk"), state=ChatState.QUEUED).order_by()
+    return Subquery(waiting.values("queue").annotate(value=aggregate).values("value"))
+
+
 def _with_waiting(queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQueue]:
-    """Queues with how many chats wait in each and since when the oldest has waited."""
+    """Queues with how many chats wait in each."""
     return queues.annotate(
-        waiting=Count("chats", filter=WAITING, distinct=True),
-        oldest=Min("chats__queued_at", filter=WAITING),
+        waiting=Coalesce(_waiting_in_queue(Count("pk")), 0, output_field=IntegerField())
     ).order_by("name")
 
 
 def _queues(agent: Membership) -> QuerySet[WebchatQueue]:
     return _with_waiting(selectors.queues_visible_to(agent))
+
+
+def _with_oldest(queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQueue]:
+    return queues.annotate(oldest=_waiting_in_queue(Min("queued_at")))
 
 
 def _agents_chat(agent: Membership, chat_id) -> Chat:
@@ -97,9 +187,14 @@ def _transcript_context(agent: Membership, chat: Chat) -> dict:
     }
 
 
-def _chat_context(agent: Membership, chat: Chat | None) -> dict:
+def _chat_context(agent: Membership, chat: Chat | None, queues: list[WebchatQueue] | None = None) -> dict:
+    """The workspace; `queues`, the agent's visible queues when the page has read them already."""
     if chat is None:
         return {"chat": None}
+    if queues is None:
+        transfer_queues = selectors.queues_visible_to(agent).exclude(pk=chat.queue_id).order_by("name")
+    else:
+        transfer_queues = [queue for queue in queues if queue.pk != chat.queue_id]
     history = []
     if chat.contact_id:
         history = crm_selectors.contact_interactions(contact=chat.contact).exclude(chat=chat)[:HISTORY_SHOWN]
@@ -107,17 +202,17 @@ def _chat_context(agent: Membership, chat: Chat | None) -> dict:
         **_transcript_context(agent, chat),
         "templates": _offered_on(ResponseTemplate, chat).order_by("title"),
         "classifications": _offered_on(Classification, chat).order_by("code"),
-        "transfer_queues": selectors.queues_visible_to(agent).exclude(pk=chat.queue_id).order_by("name"),
+        "transfer_queues": transfer_queues,
         "extensions_left": max(0, chat.queue.wrapup_extensions - chat.wrapup_extensions_used),
         "history": history,
         "max_message_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
 
 
-def _status_context(agent: Membership) -> dict:
+def _status_context(agent: Membership, status: selectors.AgentStatus | None = None) -> dict:
     return {
         "agent": agent,
-        "status": selectors.agent_status(agent),
+        "status": status or selectors.agent_status(agent),
         "break_reasons": BreakReason.objects.filter(company_id=agent.company_id),
         "now": timezone.now(),
     }
@@ -129,13 +224,18 @@ def _call_context(agent: Membership) -> dict:
 
 def _page(request: HttpRequest, chat: Chat | None = None, *, notice: str = "", status: int = 200):
     agent = request.agent
+    now = timezone.now()
+    agent_status, call = selectors.agent_status_and_call(agent)
+    queues = list(_queues(agent))
+    inbox = _inbox_rows(agent, now)
     context = {
-        **_status_context(agent),
-        **_call_context(agent),
-        **_chat_context(agent, chat),
-        "unseen": _unseen_count(agent),
-        "inbox": _inbox_chats(agent),
-        "queues": _queues(agent),
+        **_status_context(agent, agent_status),
+        **_chat_context(agent, chat, queues),
+        "call": call,
+        "now": now,
+        "unseen": sum(row.unseen for row in inbox),
+        "inbox": inbox,
+        "queues": queues,
         "notice": notice,
         "heartbeat_seconds": settings.AGENT_HEARTBEAT_SECONDS,
     }
@@ -274,7 +374,8 @@ def bell(request: HttpRequest) -> HttpResponse:
 @require_GET
 @agent_required
 def inbox_list(request: HttpRequest) -> HttpResponse:
-    context = {"inbox": _inbox_chats(request.agent), "now": timezone.now()}
+    now = timezone.now()
+    context = {"inbox": _inbox_rows(request.agent, now), "now": now}
     return render(request, f"{INBOX}#inbox-list", context)
 
 
@@ -284,10 +385,12 @@ def queue_row(request: HttpRequest, queue_id: int) -> HttpResponse:
     """One queue's row: its counter and, opened, its waiting chats when the queue lets agents see them."""
     queue = get_object_or_404(_queues(request.agent), pk=queue_id)
     open_ = request.GET.get("open") == "1"
+    now = timezone.now()
     waiting = []
     if open_ and queue.agents_view_queue_status:
-        waiting = selectors.waiting_chats(queue.pk)[:WAITING_SHOWN]
-    context = {"queue": queue, "open": open_, "waiting": waiting, "now": timezone.now()}
+        chats = selectors.waiting_chats(queue.pk).only("pk", "customer_name", "queued_at")
+        waiting = _waiting_rows(chats[:WAITING_SHOWN], now)
+    context = {"queue": queue, "open": open_, "waiting": waiting, "now": now}
     return render(request, f"{INBOX}#queue-row", context)
 
 
@@ -552,11 +655,18 @@ def _supervisor(request: HttpRequest) -> Membership:
 
 def _board_context(supervisor: Membership) -> dict:
     company_id = supervisor.company_id
-    queues = _with_waiting(WebchatQueue.objects.filter(company_id=company_id, enabled=True))
+    held = (
+        Chat.objects.filter(agent=OuterRef("pk"), state__in=HELD_STATES)
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    queues = _with_oldest(_with_waiting(WebchatQueue.objects.filter(company_id=company_id, enabled=True)))
     members = (
         Membership.objects.filter(company_id=company_id)
         .select_related("user", "break_reason")
-        .annotate(held=Count("chats", filter=Q(chats__state__in=HELD_STATES)))
+        .annotate(held=Coalesce(Subquery(held), 0, output_field=IntegerField()))
     )
     members = list(members)
     statuses = selectors.agent_statuses(members)

@@ -1,6 +1,7 @@
 """Small helpers for the inbox templates: icons, clocks the browser keeps ticking, the wait alert."""
 
 from datetime import UTC, datetime
+from functools import cache
 
 from django import template
 from django.utils.html import format_html
@@ -33,7 +34,9 @@ NEAR_SHARE = 0.75
 
 
 @register.simple_tag
+@cache
 def icon(name: str) -> str:
+    # The same few icons recur on every row of the inbox: each is built once per process.
     return format_html(
         '<svg class="icon icon--{}" viewBox="0 0 24 24" aria-hidden="true" focusable="false">{}</svg>',
         name,
