@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from contactcentre.models import ChannelPriority, Membership, Presence
@@ -26,7 +27,6 @@ from crm.models import Channel, Contact, Interaction
 from routing import events, selectors, telephony
 from routing.events import Outbox
 from routing.models import (
-    CALL_BUSY_STATES,
     BreakReason,
     Call,
     CallState,
@@ -611,26 +611,19 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
         queue = WebchatQueue.objects.select_related("company").filter(pk=queue_id).first()
         if queue is None or not (queue.enabled and queue.auto_allocate):
             return []
-        candidate_ids = list(selectors.allocation_candidates(queue).values_list("pk", flat=True))
-        if not candidate_ids:
-            return []
         agents = list(
-            Membership.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            selectors.allocation_candidates(queue)
+            .select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("user")
-            .filter(pk__in=candidate_ids, presence=Presence.AVAILABLE, can_webchat=True)
             .order_by("pk")
         )
-        # Re-check under lock what the unlocked query saw: no active wrap-up, no call, capacity left.
-        busy = set(
-            Chat.objects.filter(agent__in=agents, state=S.WRAPUP).values_list("agent_id", flat=True)
-        ) | set(
-            Call.objects.filter(agent__in=agents, state__in=CALL_BUSY_STATES).values_list(
-                "agent_id", flat=True
-            )
-        )
-        agents = [a for a in agents if a.pk not in busy]
-        held = selectors.held_counts([a.pk for a in agents])
+        if not agents:
+            return []
+        # Re-check under lock, in a statement that sees every transition committed before the locks were
+        # taken: no active wrap-up, no call, capacity left.
+        held = selectors.held_counts_of_free([a.pk for a in agents])
         capacity = queue.chat_capacity()
+        agents = [a for a in agents if a.pk in held]
         free = {a.pk: capacity - held[a.pk] for a in agents if held[a.pk] < capacity}
         if not free:
             return []
@@ -656,10 +649,20 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
             allocated.append(chat)
         if not allocated:
             return []
-        Chat.objects.bulk_update(
-            allocated, ["state", "agent", "allocated_at", "unseen", "queue_priority", "returned_by"]
-        )
-        Membership.objects.bulk_update([by_id[c.agent_id] for c in allocated], ["last_allocated_at"])
+        # Every chat given to one agent gets the same values: one UPDATE per agent, not a CASE per chat.
+        given: dict[int, list] = {}
+        for chat in allocated:
+            given.setdefault(chat.agent_id, []).append(chat.pk)
+        for agent_id, chat_ids in given.items():
+            Chat.objects.filter(pk__in=chat_ids).update(
+                state=S.INBOX,
+                agent_id=agent_id,
+                allocated_at=now,
+                unseen=True,
+                queue_priority=0,
+                returned_by=None,
+            )
+        Membership.objects.filter(pk__in=given).update(last_allocated_at=now)
         for chat in allocated:
             _after_given(out, chat, chat.agent)
             _tell_agent(out, chat.agent_id, type="bell", chat_id=str(chat.pk))
@@ -677,16 +680,21 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
     return allocated
 
 
-def allocate_for_agent(*, agent_id: int) -> None:
-    """Offer the agent's queues' waiting chats after the agent freed capacity or became Available."""
-    agent = Membership.objects.select_related("queue_profile").filter(pk=agent_id).first()
-    if agent is None:
-        return
+def allocate_for_agent(*, agent: Membership | int) -> None:
+    """Offer the agent's queues' waiting chats after the agent freed capacity or became Available.
+
+    `agent`: the membership with its queue profile as the caller's transition left it, or its id.
+    """
+    if isinstance(agent, int):
+        agent = Membership.objects.select_related("queue_profile").filter(pk=agent).first()
+        if agent is None:
+            return
+    waiting = Chat.objects.filter(queue_id=OuterRef("pk"), state=S.QUEUED)
     allocate_queues(
         queue_ids=selectors.queues_visible_to(agent)
-        .filter(auto_allocate=True, chats__state=S.QUEUED)
+        .filter(auto_allocate=True)
+        .filter(Exists(waiting))
         .values_list("pk", flat=True)
-        .distinct()
     )
 
 
@@ -749,7 +757,7 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
         _tell_customer(out, chat)
         out.send_on_commit()
     if chat.state == S.CLOSED:
-        offer_work(agent_id=agent.pk)
+        offer_work(agent=agent)
     return chat
 
 
@@ -896,7 +904,7 @@ def chat_end(*, agent: Membership, chat_id) -> Chat:
         _tell_presence(out, agent)
         out.send_on_commit()
     if chat.state == S.CLOSED:
-        offer_work(agent_id=agent.pk)
+        offer_work(agent=agent)
     return chat
 
 
@@ -945,7 +953,7 @@ def wrapup_complete(
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         out.send_on_commit()
-    offer_work(agent_id=agent.pk)
+    offer_work(agent=agent)
     return chat
 
 
@@ -1094,7 +1102,7 @@ def agent_login(*, agent: Membership) -> Membership:
         agent.save(update_fields=["presence", "break_reason", "presence_since", "last_seen_at"])
         _tell_presence(out, agent)
         out.send_on_commit()
-    offer_work(agent_id=agent.pk)
+    offer_work(agent=agent)
     return agent
 
 
@@ -1120,7 +1128,7 @@ def agent_set_presence(*, agent: Membership, presence: str, break_reason_id: int
         _tell_presence(out, agent)
         out.send_on_commit()
     if presence == Presence.AVAILABLE:
-        offer_work(agent_id=agent.pk)
+        offer_work(agent=agent)
     return agent
 
 
@@ -1595,7 +1603,7 @@ def call_wrapup_complete(
         call.save()
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
-    offer_work(agent_id=agent.pk)
+    offer_work(agent=agent)
     return call
 
 
@@ -1662,14 +1670,23 @@ def sweep_calls() -> int:
     return sum(len(route_calls(company_id=company_id)) for company_id in list(companies))
 
 
-def offer_work(*, agent_id: int) -> None:
-    """The agent may have room for more work: offer waiting calls and chats, in the company's priority."""
-    agent = Membership.objects.select_related("company").filter(pk=agent_id).first()
+def offer_work(*, agent_id: int | None = None, agent: Membership | None = None) -> None:
+    """The agent may have room for more work: offer waiting calls and chats, in the company's priority.
+
+    `agent`: the membership (with company and queue profile) that the caller's transition just saved, which
+    spares reading it again; otherwise `agent_id`.
+    """
     if agent is None:
-        return
+        agent = Membership.objects.select_related("company", "queue_profile").filter(pk=agent_id).first()
+        if agent is None:
+            return
+    # Calls wait only for voice agents: one who cannot take calls changes nothing for them.
+    calls = agent.can_voice
     if agent.company.channel_priority == ChannelPriority.WEBCHAT_FIRST:
-        allocate_for_agent(agent_id=agent_id)
-        route_calls(company_id=agent.company_id)
+        allocate_for_agent(agent=agent)
+        if calls:
+            route_calls(company_id=agent.company_id)
     else:
-        route_calls(company_id=agent.company_id)
-        allocate_for_agent(agent_id=agent_id)
+        if calls:
+            route_calls(company_id=agent.company_id)
+        allocate_for_agent(agent=agent)

@@ -3,12 +3,24 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contactcentre.models import ChannelPriority, Membership, Presence
-from routing.models import CALL_BUSY_STATES, Call, CallState, WebchatQueue
+from routing.models import CALL_BUSY_STATES, Call, CallState, QueueProfile, WebchatQueue
 from webchat.models import HELD_STATES, Chat, ChatState
 
 
@@ -33,9 +45,15 @@ def agent_serves_queue(agent: Membership, queue: WebchatQueue) -> bool:
 
 
 def members_serving(queue: WebchatQueue) -> QuerySet[Membership]:
-    """Webchat-capable members whose profile includes the queue, whatever their presence."""
+    """Webchat-capable members whose profile includes the queue, whatever their presence.
+
+    One row per member (no join over the profile's queues), so the rows can be locked as they are read.
+    """
+    chosen = QueueProfile.queues.through.objects.filter(
+        queueprofile_id=OuterRef("queue_profile_id"), webchatqueue_id=queue.pk
+    )
     return Membership.objects.filter(company_id=queue.company_id, can_webchat=True).filter(
-        Q(queue_profile__all_queues=True) | Q(queue_profile__queues=queue)
+        Q(queue_profile__all_queues=True) | Exists(chosen)
     )
 
 
@@ -60,8 +78,26 @@ def allocation_candidates(queue: WebchatQueue) -> QuerySet[Membership]:
         .filter(presence=Presence.AVAILABLE)
         .exclude(in_active_wrapup())
         .exclude(on_a_call())
-        .distinct()
     )
+
+
+def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
+    """How many chats each agent holds, for those of them neither in an active wrap-up nor on a call."""
+    held = (
+        Chat.objects.filter(agent_id=OuterRef("pk"), state__in=HELD_STATES)
+        .order_by()
+        .values("agent_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    rows = (
+        Membership.objects.filter(pk__in=agent_ids)
+        .exclude(in_active_wrapup())
+        .exclude(on_a_call())
+        .annotate(held=Coalesce(Subquery(held), 0, output_field=IntegerField()))
+        .values_list("pk", "held")
+    )
+    return dict(rows)
 
 
 def call_candidates(call: Call) -> QuerySet[Membership]:
@@ -89,17 +125,6 @@ def call_candidates(call: Call) -> QuerySet[Membership]:
 
 def current_call(agent: Membership) -> Call | None:
     return Call.objects.filter(agent=agent, state__in=CALL_BUSY_STATES).select_related("queue").first()
-
-
-def held_counts(agent_ids: list[int]) -> dict[int, int]:
-    rows = (
-        Chat.objects.filter(agent_id__in=agent_ids, state__in=HELD_STATES)
-        .values("agent_id")
-        .annotate(n=Count("id"))
-    )
-    counts = dict.fromkeys(agent_ids, 0)
-    counts.update({row["agent_id"]: row["n"] for row in rows})
-    return counts
 
 
 def queue_position(chat: Chat) -> int:

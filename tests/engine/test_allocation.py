@@ -1,5 +1,7 @@
 import datetime as dt
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from routing import engine
@@ -139,3 +141,41 @@ def test_an_allocated_chat_rings_the_bell_until_opened(db, company, auto_queue, 
     engine.chat_mark_seen(agent=agent, chat_id=chat.pk)
 
     assert not reload(chat).unseen
+
+
+def test_an_agent_whose_profile_chooses_the_queue_is_allocated_and_one_whose_profile_leaves_it_out_is_not(
+    db, company, auto_queue
+):
+    other_queue = factories.WebchatQueueFactory(company=company, name="Billing")
+    chooses = factories.QueueProfileFactory(company=company, all_queues=False)
+    chooses.queues.add(auto_queue)
+    leaves_out = factories.QueueProfileFactory(company=company, all_queues=False)
+    leaves_out.queues.add(other_queue)
+    outsider = factories.MembershipFactory(company=company, queue_profile=leaves_out)
+    chooser = factories.MembershipFactory(company=company, queue_profile=chooses, presence="break")
+    chat = open_chat(auto_queue)
+    assert reload(chat).state == "queued"
+
+    engine.agent_set_presence(agent=chooser, presence="available")
+
+    assert reload(chat).agent == chooser
+    assert outsider.chats.count() == 0
+
+
+def test_becoming_available_costs_the_same_queries_whoever_else_is_at_work(db, company, auto_queue):
+    auto_queue.max_chats_per_agent = 1
+    auto_queue.save()
+
+    def queries_to_become_available() -> int:
+        open_chat(auto_queue)
+        agent = factories.MembershipFactory(company=company, presence="break")
+        with CaptureQueriesContext(connection) as captured:
+            engine.agent_set_presence(agent=agent, presence="available")
+        assert agent.chats.count() == 1
+        return len(captured)
+
+    few = queries_to_become_available()
+    factories.MembershipFactory.create_batch(20, company=company)
+    for _ in range(20):
+        open_chat(auto_queue)
+    assert queries_to_become_available() == few
