@@ -127,6 +127,21 @@ COMPARISONS = {
     },
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
+    "switch+pubsub": {
+        "variants": "pubsub",
+        "patches": "switch",
+        "note": "GIL switch 1 ms and the pubsub layer",
+    },
+    "switch+pubsub+nohealth": {
+        "variants": "pubsub,nohealth",
+        "patches": "switch",
+        "note": "GIL switch 1 ms, the pubsub layer, no health checks",
+    },
+    "switch+pubsub+parallel": {
+        "variants": "pubsub",
+        "patches": "switch,parallel_db",
+        "note": "GIL switch 1 ms, the pubsub layer, consumers' database calls on a thread pool",
+    },
     "recommended": {
         "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
         "variants": "redistimeout,nohealth,pubsub",

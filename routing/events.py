@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Iterable
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from contactcentre.database import in_database
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class Publisher:
                 queue_ids = sorted(self.position_queues)
                 self.position_queues.clear()
                 try:
-                    frames = await database_sync_to_async(queue_positions)(queue_ids)
+                    frames = await in_database(queue_positions)(queue_ids)
                 except Exception:
                     logger.exception("could not read the places in queues %s", queue_ids)
                     continue

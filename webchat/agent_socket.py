@@ -18,11 +18,11 @@ import json
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from contactcentre.database import in_database
 from contactcentre.models import Membership
 from routing import engine, events, selectors
 from webchat import customer as checks
@@ -30,9 +30,6 @@ from webchat.customer import Refusal
 from webchat.models import Chat, ChatState
 
 CLOSE_UNAUTHENTICATED = 4401
-# channels_redis forgets a group's member a day (its group_expiry) after it joined: an inbox left open for
-# longer would stop hearing its events. Joining again is harmless, so a heartbeat renews it every hour.
-GROUP_RENEWAL_SECONDS = 3600
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +37,6 @@ logger = logging.getLogger(__name__)
 class AgentConsumer(AsyncWebsocketConsumer):
     membership: Membership | None = None
     groups_joined: list[str]
-    joined_at = 0.0
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -58,7 +54,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
         for group in await self._groups():
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-        self.joined_at = time.time()
         await self._seen(force=True)
         logger.info(
             "agent socket opened",
@@ -84,7 +79,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._seen()
         kind = frame.get("type")
         if kind == "heartbeat":
-            await self._renew_groups()
             return
         if kind == "message":
             await self._message(frame)
@@ -107,7 +101,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self._error(refusal.code, refusal.message, chat_id=chat_id)
             return
         try:
-            message, _ = await database_sync_to_async(engine.message_post_agent)(
+            message, _ = await in_database(engine.message_post_agent)(
                 agent=self.membership, chat_id=chat_id, client_id=client_id, text=text
             )
         except engine.TransitionError as refusal:
@@ -136,13 +130,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
             {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
         )
 
-    async def _renew_groups(self) -> None:
-        if time.time() - self.joined_at < GROUP_RENEWAL_SECONDS:
-            return
-        self.joined_at = time.time()
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-
     async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
 
@@ -151,13 +138,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         if force or now - self.last_seen_write > 5:
             self.last_seen_write = now
-            await database_sync_to_async(engine.agent_seen)(agent_id=self.membership.pk)
+            await in_database(engine.agent_seen)(agent_id=self.membership.pk)
 
-    @database_sync_to_async
+    @in_database
     def _membership(self, user_id: int) -> Membership | None:
         return Membership.objects.select_related("company", "queue_profile").filter(user_id=user_id).first()
 
-    @database_sync_to_async
+    @in_database
     def _groups(self) -> list[str]:
         agent = self.membership
         groups = [events.agent_group(agent.pk)]
@@ -168,7 +155,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             groups.append(events.wallboard_group(agent.company_id))
         return groups
 
-    @database_sync_to_async
+    @in_database
     def _holds_active(self, chat_id: str) -> bool:
         try:
             return Chat.objects.filter(

@@ -10,10 +10,10 @@ import json
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from contactcentre.database import in_database
 from routing import engine, events, selectors
 from webchat import customer, ratelimit
 from webchat.customer import Refusal
@@ -39,7 +39,7 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
         # Accept before closing, so that the client sees the close code rather than a failed handshake.
         await self.accept()
         try:
-            self.chat = await database_sync_to_async(customer.find_chat)(self.chat_id)
+            self.chat = await in_database(customer.find_chat)(self.chat_id)
             customer.require_allowed_origin(
                 self.chat.queue, origin=self._header(b"origin"), host=self._header(b"host") or ""
             )
@@ -100,7 +100,7 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
         # keeps one per seq) rather than never.
         await self.channel_layer.group_add(events.chat_group(self.chat_id), self.channel_name)
         self.joined = True
-        for out in await database_sync_to_async(self._catch_up)(after_seq):
+        for out in await in_database(self._catch_up)(after_seq):
             await self.send(text_data=json.dumps(out))
 
     def _catch_up(self, after_seq: int) -> list[dict]:
@@ -110,7 +110,7 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
     async def _message(self, frame: dict) -> None:
         client_id = customer.client_id(frame, required=True)
         text = customer.message_text(frame, "text", required=True)
-        message = await database_sync_to_async(self._store_message)(client_id, text)
+        message = await in_database(self._store_message)(client_id, text)
         await self.send(text_data=json.dumps({"type": "ack", "client_id": client_id, "seq": message.seq}))
 
     def _store_message(self, client_id: str, text: str) -> Message:
@@ -129,7 +129,7 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
         if typing and now - self.last_typing < settings.WEBCHAT_TYPING_THROTTLE_SECONDS:
             return
         self.last_typing = now if typing else 0.0
-        agent_id = await database_sync_to_async(self._holding_agent)()
+        agent_id = await in_database(self._holding_agent)()
         if agent_id is None:
             return
         await self.channel_layer.group_send(
@@ -148,9 +148,9 @@ class CustomerChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def _end(self) -> None:
-        chat = await database_sync_to_async(engine.chat_end_by_customer)(chat_id=self.chat_id)
+        chat = await in_database(engine.chat_end_by_customer)(chat_id=self.chat_id)
         # The engine broadcasts the new state too; this answer does not depend on the channel layer.
-        await self.send(text_data=json.dumps(await database_sync_to_async(selectors.customer_state)(chat)))
+        await self.send(text_data=json.dumps(await in_database(selectors.customer_state)(chat)))
 
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(self.hello_timeout_seconds)

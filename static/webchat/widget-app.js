@@ -145,6 +145,18 @@
     });
   }
 
+  // The highest seq up to which every message is here: what hello asks after, so that a message that
+  // arrived out of order, or not at all, is fetched again on reconnect.
+  function contiguousSeq() {
+    var seen = {};
+    store.messages.forEach(function (m) {
+      if (m.seq) seen[m.seq] = true;
+    });
+    var seq = store.last_seq;
+    while (seen[seq + 1]) seq += 1;
+    return seq;
+  }
+
   function receiveMessage(frame) {
     var message = findMessage(frame.client_id);
     var isNew = !message;
@@ -160,7 +172,7 @@
     message.status = "sent";
     message.error = "";
     clearAck(message.client_id);
-    store.last_seq = Math.max(store.last_seq, frame.seq);
+    store.last_seq = contiguousSeq();
     save();
     render(message);
     if (frame.sender === "agent") hideAgentTyping();
