@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 15 minutes)
     python -m bench.run --quick    # a smoke run (about 2 minutes)
-    python -m bench.run --only s1,s4 --compare uvicorn,pubsub
+    python -m bench.run --only s1,s4 --compare uvicorn,listlayer
 
 It creates its own database (contactcentre_bench) and uses its own Redis database (6379/5, flushed at the
 start), starts every server pinned to core 0 and runs this load generator on core 1, and writes
@@ -71,7 +71,7 @@ PROFILES = {
         "s4_history": 30000,
         "s4_requests": 100,
         "s4_small": (5, 100),
-        "compare": ["relay-uvicorn", "gc", "recommended+gc"],
+        "compare": ["before"],
     },
     "quick": {
         "s1_chats": 200,
@@ -110,49 +110,22 @@ COMPARISONS = {
         "note": "uvicorn (uvloop, httptools, websockets-sansio) instead of Daphne",
     },
     "procs2": {"processes": 2, "note": "two Daphne processes on the server core"},
-    "redistimeout": {"variants": "redistimeout", "note": "channel layer's Redis socket_timeout None"},
-    "pubsub": {"variants": "pubsub", "note": "RedisPubSubChannelLayer"},
-    "nohealth": {"variants": "nohealth", "note": "CONN_HEALTH_CHECKS off"},
-    "switch": {"patches": "switch", "note": "GIL switch interval 1 ms"},
-    "parallel_db": {"patches": "parallel_db", "note": "consumers' database calls on a thread pool"},
-    "loop_publish": {"patches": "loop_publish", "note": "after-commit frames published by the event loop"},
+    "listlayer": {"variants": "listlayer", "note": "the list-based RedisChannelLayer instead of pub/sub"},
+    "nohealth": {"variants": "nohealth", "note": "no liveness check on pooled connections"},
+    "switch5ms": {"patches": "switch5ms", "note": "the default 5 ms GIL switch interval"},
+    "one_db_thread": {"patches": "one_db_thread", "note": "the sockets' database calls on one thread"},
     "concurrent_publish": {
         "patches": "concurrent_publish",
         "note": "a transition's frames sent concurrently",
     },
-    "gc": {
-        "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
-        "patches": "gc",
-        "note": "cyclic GC made rarer, start-up objects frozen",
-    },
+    "gc": {"patches": "gc", "note": "cyclic GC made rarer"},
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
-    "switch+pubsub": {
-        "variants": "pubsub",
-        "patches": "switch",
-        "note": "GIL switch 1 ms and the pubsub layer",
-    },
-    "switch+pubsub+nohealth": {
-        "variants": "pubsub,nohealth",
-        "patches": "switch",
-        "note": "GIL switch 1 ms, the pubsub layer, no health checks",
-    },
-    "switch+pubsub+parallel": {
-        "variants": "pubsub",
-        "patches": "switch,parallel_db",
-        "note": "GIL switch 1 ms, the pubsub layer, consumers' database calls on a thread pool",
-    },
-    "recommended": {
+    "before": {
         "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
-        "variants": "redistimeout,nohealth,pubsub",
-        "patches": "switch,parallel_db,loop_publish,concurrent_publish",
-        "note": "pubsub layer, no health checks, parallel database calls, publishing from the loop",
-    },
-    "recommended+gc": {
-        "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
-        "variants": "redistimeout,nohealth,pubsub",
-        "patches": "switch,parallel_db,loop_publish,concurrent_publish,gc",
-        "note": "the above and the garbage-collector settings",
+        "variants": "listlayer",
+        "patches": "switch5ms,one_db_thread",
+        "note": "list-based layer, one database thread, 5 ms GIL switch (the earlier settings)",
     },
 }
 
