@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import cache
+from django.db import connections
 
 from tests import factories
 
@@ -23,3 +24,13 @@ def agent(company):
 def rate_limits_start_empty():
     """Rate-limit counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pooled_connections_close_before_the_test_database_is_dropped(django_db_setup, django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        for each in connections.all():
+            if hasattr(each, "close_pool"):
+                each.close_pool()

@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from contactcentre.database import in_database
+from contactcentre.database import SocketDatabaseMixin, in_database
 from contactcentre.models import Membership
 from routing import engine, events, selectors
 from webchat import customer as checks
@@ -34,7 +34,7 @@ CLOSE_UNAUTHENTICATED = 4401
 logger = logging.getLogger(__name__)
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
     membership: Membership | None = None
     groups_joined: list[str]
 

@@ -13,7 +13,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from contactcentre.database import in_database
+from contactcentre.database import SocketDatabaseMixin, in_database
 from routing import engine, events, selectors
 from webchat import customer, ratelimit
 from webchat.customer import Refusal
@@ -25,7 +25,7 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4403
 logger = logging.getLogger(__name__)
 
 
-class CustomerChatConsumer(AsyncWebsocketConsumer):
+class CustomerChatConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
     # A socket that never says hello holds a connection for nothing.
     hello_timeout_seconds = 10.0
 

@@ -63,6 +63,7 @@ def channels_live_server(django_db_setup, django_db_blocker) -> Iterator[str]:
     # The server process is forked from this one: it must not share this process's database connections,
     # and it keeps the state of pytest-django's database blocker at the fork, so it forks unblocked.
     connections.close_all()
+    connections["default"].close_pool()  # its idle connections too: they would be shared after the fork
     with django_db_blocker.unblock():
         LiveServer.setUpClass()
     yield f"http://{LiveServer.host}:{LiveServer._port}"
