@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 15 minutes)
     python -m bench.run --quick    # a smoke run (about 2 minutes)
-    python -m bench.run --only s1,s4 --compare uvicorn,listlayer
+    python -m bench.run --only s1,s4 --compare uvicorn,pubsub
 
 It creates its own database (contactcentre_bench) and uses its own Redis database (6379/5, flushed at the
 start), starts every server pinned to core 0 and runs this load generator on core 1, and writes
@@ -110,7 +110,7 @@ COMPARISONS = {
         "note": "uvicorn (uvloop, httptools, websockets-sansio) instead of Daphne",
     },
     "procs2": {"processes": 2, "note": "two Daphne processes on the server core"},
-    "listlayer": {"variants": "listlayer", "note": "the list-based RedisChannelLayer instead of pub/sub"},
+    "pubsub": {"variants": "pubsub", "note": "the pub/sub channel layer instead of the list-based one"},
     "nohealth": {"variants": "nohealth", "note": "no liveness check on pooled connections"},
     "switch5ms": {"patches": "switch5ms", "note": "the default 5 ms GIL switch interval"},
     "one_db_thread": {"patches": "one_db_thread", "note": "the sockets' database calls on one thread"},
@@ -123,9 +123,8 @@ COMPARISONS = {
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
     "before": {
         "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
-        "variants": "listlayer",
         "patches": "switch5ms,one_db_thread",
-        "note": "list-based layer, one database thread, 5 ms GIL switch (the earlier settings)",
+        "note": "one database thread, 5 ms GIL switch (the earlier settings)",
     },
 }
 

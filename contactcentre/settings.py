@@ -6,7 +6,6 @@ PostgreSQL; REDIS_URL selects the Redis channel layer, Redis-backed rate limits 
 """
 
 import os
-import urllib.parse
 from pathlib import Path
 
 import dj_database_url
@@ -121,26 +120,27 @@ else:
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # The pub/sub layer: a group_send is one PUBLISH and each process holds one subscribing connection,
-    # where the list-based layer takes four round trips per group_send and a blocking pop per delivery.
-    # Both are at-most-once; delivery guarantees come from the database (sequence numbers, resume).
-    # Pub/sub channels ignore Redis's database number, so the prefix carries it: deployments (and test
-    # runs) on different databases of one Redis do not hear each other.
-    redis_db = urllib.parse.urlparse(REDIS_URL).path.strip("/") or "0"
+    # The channels_redis defaults (capacity 100 per process, 100 pooled connections) make one process
+    # fail near 100 WebSocket connections; these figures hold thousands. redis-py's default read timeout
+    # (5 s) equals the layer's blocking wait for the next event (5 s), so an idle socket's receive would
+    # fail and close it: reads get longer than that wait.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
                         "address": REDIS_URL,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000),
                         "socket_timeout": 15,
                         # After Redis restarts every pooled connection is dead: a command that meets one is
                         # retried once on a fresh connection, rather than failing and losing its event.
                         "retry_on_error": [redis.exceptions.ConnectionError],
                     }
                 ],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", f"asgi{redis_db}"),
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000),
+                "expiry": 30,
+                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }
     }

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -498,5 +498,6 @@ class AgentRefused(Exception):
 
 
 def in_thread(function):
-    """Run a database-touching function off the event loop, in a thread with its own connection."""
-    return sync_to_async(function, thread_sensitive=False)
+    """Run a database-touching function off the event loop, in a thread; its connection goes back to the
+    pool afterwards."""
+    return database_sync_to_async(function, thread_sensitive=False)

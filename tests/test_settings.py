@@ -65,7 +65,7 @@ def test_with_database_and_redis_urls_it_uses_postgresql_redis_and_celery():
     settings = settings_with(**PRODUCTION)
 
     assert settings["database"] == "django.db.backends.postgresql"
-    assert settings["channel_layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert settings["channel_layer"] == "channels_redis.core.RedisChannelLayer"
     assert settings["jobs_in_process"] is False
     assert settings["celery_broker"] == PRODUCTION["REDIS_URL"]
     assert settings["celery_beat_schedule"]
@@ -73,15 +73,12 @@ def test_with_database_and_redis_urls_it_uses_postgresql_redis_and_celery():
     assert settings["debug"] is False
 
 
-def test_deployments_on_different_redis_databases_do_not_hear_each_others_events():
-    # Pub/sub channels are shared by every database of a Redis server: the prefix tells them apart.
-    first = settings_with(**PRODUCTION)["channel_layer_config"]
-    second = settings_with(**{**PRODUCTION, "REDIS_URL": "redis://redis.internal:6379/3"})[
-        "channel_layer_config"
-    ]
+def test_the_redis_channel_layer_holds_far_more_than_a_hundred_connections():
+    config = settings_with(**PRODUCTION)["channel_layer_config"]
 
-    assert first["prefix"] != second["prefix"]
-    assert [host["address"] for host in second["hosts"]] == ["redis://redis.internal:6379/3"]
+    # The channels_redis defaults (100 of each) make a process fail near 100 WebSocket connections.
+    assert config["capacity"] >= 1000
+    assert all(host["max_connections"] >= 1000 for host in config["hosts"])
 
 
 def test_database_connections_come_from_a_bounded_pool_not_one_per_request_thread():

@@ -30,6 +30,9 @@ from webchat.customer import Refusal
 from webchat.models import Chat, ChatState
 
 CLOSE_UNAUTHENTICATED = 4401
+# channels_redis forgets a group's member a day (its group_expiry) after it joined: an inbox left open for
+# longer would stop hearing its events. Joining again is harmless, so a heartbeat renews it every hour.
+GROUP_RENEWAL_SECONDS = 3600
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
     membership: Membership | None = None
     groups_joined: list[str]
+    joined_at = 0.0
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -54,6 +58,7 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
         for group in await self._groups():
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        self.joined_at = time.time()
         await self._seen(force=True)
         logger.info(
             "agent socket opened",
@@ -79,6 +84,7 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
         await self._seen()
         kind = frame.get("type")
         if kind == "heartbeat":
+            await self._renew_groups()
             return
         if kind == "message":
             await self._message(frame)
@@ -129,6 +135,13 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
             events.chat_group(chat_id),
             {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
         )
+
+    async def _renew_groups(self) -> None:
+        if time.time() - self.joined_at < GROUP_RENEWAL_SECONDS:
+            return
+        self.joined_at = time.time()
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
 
     async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))

@@ -60,7 +60,7 @@ def test_an_unreachable_cache_is_503_naming_it_and_not_its_address(client, db, s
 def test_an_unreachable_channel_layer_is_503_naming_it(client, db, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [UNREACHABLE_REDIS]},
         }
     }
