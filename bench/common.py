@@ -6,6 +6,7 @@ import resource
 import secrets
 import socket
 import time
+import urllib.parse
 from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
@@ -20,9 +21,10 @@ RESULTS = ROOT / "bench" / "results"
 SERVER_CORE = 0
 LOADGEN_CORE = 1
 
-DB_NAME = os.environ.get("BENCH_DB_NAME", "contactcentre_bench")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/contactcentre_bench")
+# The database the run drops and creates is the one it uses: the name in BENCH_DATABASE_URL.
+DB_NAME = urllib.parse.urlsplit(DATABASE_URL).path.strip("/")
 DB_ADMIN_URL = os.environ.get("BENCH_DB_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
