@@ -90,6 +90,9 @@ async def next_frame(communicator: WebsocketCommunicator, wanted: Callable[[dict
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> int:
+    """The close code the server sent; the socket is then disconnected, so that its consumer ends before
+    the test's event loop does (a consumer still waiting on the channel layer can hold up the loop's end)."""
     output = await communicator.receive_output(timeout=TIMEOUT)
     assert output["type"] == "websocket.close", output
+    await communicator.disconnect()
     return output["code"]
