@@ -3,8 +3,9 @@
 Nothing here is used by the deployment under test; each patch measures a change, or undoes one the product
 made, in the same run. BENCH_PATCHES (comma-separated):
 
-- `switch1ms`: a GIL switch interval of 1 ms instead of Python's default 5 ms.
-- `db_threads8`: the sockets' database calls on eight threads per process instead of the product's one.
+- `switch5ms`: Python's default GIL switch interval (5 ms) instead of the product's 1 ms.
+- `one_db_thread`: the sockets' database calls on one thread per process (as Channels' default
+  `database_sync_to_async` runs them) instead of the product's pool of database threads.
 - `no_positions`: no queue-position `state` frames after an allocation (POSITION_UPDATES_LIMIT 0), to
   measure what the hundred frames per allocation cost.
 - `gc`: the cyclic garbage collector made rarer (thresholds 50,000 / 20 / 100 instead of 700 / 10 / 10),
@@ -20,7 +21,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 PATCHES = {item.strip() for item in os.environ.get("BENCH_PATCHES", "").split(",") if item.strip()}
-KNOWN = {"switch1ms", "db_threads8", "concurrent_publish", "no_positions", "gc"}
+KNOWN = {"switch5ms", "one_db_thread", "concurrent_publish", "no_positions", "gc"}
 if PATCHES - KNOWN:
     raise ValueError(f"unknown BENCH_PATCHES: {sorted(PATCHES - KNOWN)}")
 
@@ -28,13 +29,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcentre.settings")
 
 from contactcentre.asgi import application  # noqa: E402
 
-if "switch1ms" in PATCHES:
-    sys.setswitchinterval(0.001)
+if "switch5ms" in PATCHES:
+    sys.setswitchinterval(0.005)
 
-if "db_threads8" in PATCHES:
+if "one_db_thread" in PATCHES:
     from contactcentre import database
 
-    database._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="database")
+    database._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
 
 if "gc" in PATCHES:
     gc.set_threshold(50_000, 20, 100)

@@ -71,7 +71,7 @@ PROFILES = {
         "s4_history": 30000,
         "s4_requests": 100,
         "s4_small": (5, 100),
-        "compare": ["threads8+switch1ms"],
+        "compare": ["before"],
     },
     "quick": {
         "s1_chats": 200,
@@ -112,8 +112,8 @@ COMPARISONS = {
     "procs2": {"processes": 2, "note": "two Daphne processes on the server core"},
     "pubsub": {"variants": "pubsub", "note": "the pub/sub channel layer instead of the list-based one"},
     "nohealth": {"variants": "nohealth", "note": "no liveness check on pooled connections"},
-    "switch1ms": {"patches": "switch1ms", "note": "a 1 ms GIL switch interval"},
-    "db_threads8": {"patches": "db_threads8", "note": "the sockets' database calls on eight threads"},
+    "switch5ms": {"patches": "switch5ms", "note": "the default 5 ms GIL switch interval"},
+    "one_db_thread": {"patches": "one_db_thread", "note": "the sockets' database calls on one thread"},
     "concurrent_publish": {
         "patches": "concurrent_publish",
         "note": "a transition's frames sent concurrently",
@@ -121,10 +121,10 @@ COMPARISONS = {
     "gc": {"patches": "gc", "note": "cyclic GC made rarer"},
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
-    "threads8+switch1ms": {
+    "before": {
         "steps": [(25, 10), (50, 10), (100, 10), (300, 15)],
-        "patches": "switch1ms,db_threads8",
-        "note": "eight database threads and a 1 ms GIL switch",
+        "patches": "switch5ms,one_db_thread",
+        "note": "one database thread, 5 ms GIL switch (the earlier settings)",
     },
 }
 

@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -31,3 +32,8 @@ if settings.JOBS_IN_PROCESS:
 # otherwise walk all of it again on every full collection.
 gc.collect()
 gc.freeze()
+
+# The event loop and the database threads take turns holding the GIL. A thread back from a socket read
+# waits for the running one to yield it, by default after up to 5 ms: a millisecond keeps each database
+# round trip and each socket write from costing a whole default switch interval.
+sys.setswitchinterval(0.001)

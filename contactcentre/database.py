@@ -31,9 +31,9 @@ os.register_at_fork(after_in_child=_renew_after_fork)
 def in_database(func: Callable) -> DatabaseSyncToAsync:
     """`func` as an awaitable run in a worker thread, with Channels' handling of Django's connections.
 
-    On PostgreSQL the calls run on the process's database threads (DATABASE_THREADS), apart from the
-    thread that Channels' own calls (sessions, authentication) share, each call with a connection from the
-    pool. SQLite (the embedded mode) takes one writer at a time: there the calls share Channels' thread.
+    On PostgreSQL the calls run on the process's database threads, so one socket's wait on the database
+    does not hold up every other socket of the process. SQLite (the embedded mode) takes one writer at a
+    time: there the calls share Channels' one thread.
     """
     if connection.vendor == "sqlite":
         return database_sync_to_async(func)

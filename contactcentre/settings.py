@@ -99,10 +99,9 @@ if DATABASE_URL:
     # Under ASGI each request runs in a thread of its own, and each thread would keep a connection of its
     # own open: connections come from a pool instead (bounded per process), checked as they are handed out.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
-    # Threads per server process for the sockets' database calls (contactcentre/database.py). One: with
-    # eight, the calls contended for the GIL and the database and a busy process fell behind sooner
-    # (docs/performance.md). Keep the pool larger, since page requests take connections too.
-    DATABASE_THREADS = env_int("DATABASE_THREADS", 1)
+    # Threads per server process for the sockets' database calls (contactcentre/database.py); keep the
+    # pool larger, since page requests take connections too.
+    DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
