@@ -1,11 +1,12 @@
 """Nobody hears of a change that was rolled back; everybody concerned hears of one that committed."""
 
 import asyncio
+import contextlib
 import queue
 import threading
 
 import pytest
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import transaction
 
 from routing import engine, events
@@ -23,7 +24,8 @@ class Listener:
         asyncio.run_coroutine_threadsafe(self._join(groups), self.loop).result(timeout=5)
 
     async def _join(self, groups: tuple[str, ...]) -> None:
-        self.layer = get_channel_layer()
+        # A layer of its own, as another process has: the shared one stays with the test's event loop.
+        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         self.channel = await self.layer.new_channel()
         for group in groups:
             await self.layer.group_add(group, self.channel)
@@ -39,7 +41,9 @@ class Listener:
     def close(self) -> None:
         async def stop() -> None:
             self.listening.cancel()
-            await self.layer.flush()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.listening
+            await self.layer.close_pools()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
