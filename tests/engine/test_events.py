@@ -1,11 +1,9 @@
 """Nobody hears of a change that was rolled back; everybody concerned hears of one that committed."""
 
 import asyncio
-import contextlib
-import queue
-import threading
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import transaction
 
@@ -14,55 +12,24 @@ from tests import factories
 
 
 class Listener:
-    """A channel of the real channel layer on an event loop of its own, as another server process listens."""
+    """A channel of the real channel layer joined to some groups, read when the test asks, as another server
+    process would read it: frames wait in Redis until then."""
 
     def __init__(self, *groups: str) -> None:
-        self.frames: queue.Queue[dict] = queue.Queue()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._join(groups), self.loop).result(timeout=5)
-
-    async def _join(self, groups: tuple[str, ...]) -> None:
         # A layer of its own, as another process has: the shared one stays with the test's event loop.
         self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        async_to_sync(self._join)(groups)
+
+    async def _join(self, groups: tuple[str, ...]) -> None:
         self.channel = await self.layer.new_channel()
         for group in groups:
             await self.layer.group_add(group, self.channel)
-        self.listening = asyncio.ensure_future(self._listen())
 
-    async def _listen(self) -> None:
-        while True:
-            self.frames.put((await self.layer.receive(self.channel))["frame"])
+    async def _next_frame(self) -> dict:
+        return (await asyncio.wait_for(self.layer.receive(self.channel), timeout=5))["frame"]
 
     def next_frame(self) -> dict:
-        return self.frames.get(timeout=5)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.listening
-            await self.layer.close_pools()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
-
-
-@pytest.fixture
-def listen():
-    """Listeners to groups, stopped after the test."""
-    made: list[Listener] = []
-
-    def start(*groups: str) -> Listener:
-        made.append(Listener(*groups))
-        return made[-1]
-
-    yield start
-    for each in made:
-        each.close()
+        return async_to_sync(self._next_frame)()
 
 
 class Rollback(Exception):
@@ -70,12 +37,12 @@ class Rollback(Exception):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_transition_publishes_nothing_and_a_committed_one_publishes_after_commit(listen):
+def test_a_rolled_back_transition_publishes_nothing_and_a_committed_one_publishes_after_commit():
     queue = factories.WebchatQueueFactory(auto_allocate=False)
     agent = factories.MembershipFactory(company=queue.company)
     rolled_back = engine.chat_open(queue_token=queue.token).chat
     committed = engine.chat_open(queue_token=queue.token).chat
-    listener = listen(events.agent_group(agent.pk))
+    listener = Listener(events.agent_group(agent.pk))
 
     with pytest.raises(Rollback), transaction.atomic():
         engine.chat_take(agent=agent, chat_id=rolled_back.pk)
@@ -101,13 +68,13 @@ def test_frames_are_queued_for_commit_not_sent_inside_the_transaction(db, django
 
 
 def test_a_customer_message_reaches_the_customer_group_and_the_holding_agent(
-    db, django_capture_on_commit_callbacks, listen
+    db, django_capture_on_commit_callbacks
 ):
     queue = factories.WebchatQueueFactory(auto_allocate=False)
     agent = factories.MembershipFactory(company=queue.company)
     chat = engine.chat_open(queue_token=queue.token).chat
     engine.chat_take(agent=agent, chat_id=chat.pk)
-    listener = listen(events.agent_group(agent.pk), events.chat_group(chat.pk))
+    listener = Listener(events.agent_group(agent.pk), events.chat_group(chat.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         engine.message_post_customer(chat_id=chat.pk, client_id="c-1", text="Hello")
