@@ -168,6 +168,30 @@ def _lock_chat(chat_id, *, company_id: int | None = None) -> Chat:
         raise TransitionError("not_found", "No such chat.", status=404) from None
 
 
+# What storing a message reads and writes of its chat: the lock for a message takes these columns alone (no
+# joins), the hottest statement of the product.
+MESSAGE_CHAT_FIELDS = (
+    "id",
+    "company_id",
+    "agent_id",
+    "state",
+    "ended_at",
+    "last_seq",
+    "customer_waiting_since",
+    "reply_overdue",
+)
+
+
+def _lock_chat_for_message(chat_id, *, company_id: int | None = None) -> Chat:
+    chats = Chat.objects.select_for_update(no_key=True).only(*MESSAGE_CHAT_FIELDS)
+    if company_id is not None:
+        chats = chats.filter(company_id=company_id)
+    try:
+        return chats.get(pk=chat_id)
+    except (Chat.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise TransitionError("not_found", "No such chat.", status=404) from None
+
+
 def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
     """Lock an agent and one of their chats; another agent's or company's chat is not found."""
     agent = _lock_agent(agent_id)
@@ -503,7 +527,7 @@ def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Messag
     now = _now()
     out = Outbox()
     with transaction.atomic():
-        chat = _lock_chat(chat_id)
+        chat = _lock_chat_for_message(chat_id)
         existing = _existing_message(chat.pk, client_id)
         if existing is not None:
             return existing, False
@@ -526,7 +550,7 @@ def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str)
     now = _now()
     out = Outbox()
     with transaction.atomic():
-        chat = _lock_chat(chat_id, company_id=agent.company_id)
+        chat = _lock_chat_for_message(chat_id, company_id=agent.company_id)
         if chat.agent_id != agent.pk:
             raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
         existing = _existing_message(chat.pk, client_id)
