@@ -160,6 +160,11 @@ def _lock_chat(chat_id, *, company_id: int | None = None) -> Chat:
     chats = Chat.objects.select_for_update(no_key=True, of=("self",)).select_related(
         "queue", "queue__company"
     )
+    return _locked_chat(chats, chat_id, company_id)
+
+
+def _locked_chat(chats, chat_id, company_id: int | None) -> Chat:
+    """The chat of `chats` (a locking queryset) with this id, in this company if given; else not_found."""
     if company_id is not None:
         chats = chats.filter(company_id=company_id)
     try:
@@ -184,12 +189,7 @@ MESSAGE_CHAT_FIELDS = (
 
 def _lock_chat_for_message(chat_id, *, company_id: int | None = None) -> Chat:
     chats = Chat.objects.select_for_update(no_key=True).only(*MESSAGE_CHAT_FIELDS)
-    if company_id is not None:
-        chats = chats.filter(company_id=company_id)
-    try:
-        return chats.get(pk=chat_id)
-    except (Chat.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise TransitionError("not_found", "No such chat.", status=404) from None
+    return _locked_chat(chats, chat_id, company_id)
 
 
 def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
