@@ -1,13 +1,18 @@
 """The agent's socket: only a logged-in member gets in; bad frames get an error and store nothing."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
+from django.utils import timezone
 
 from contactcentre.asgi import application
+from contactcentre.models import Membership
 from tests import factories
 from tests.webchat_support import agent_socket, connected_chat, next_frame
+from webchat import agent_socket as agent_socket_module
 from webchat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,4 +86,24 @@ async def test_another_agents_chat_cannot_be_written_to(conversation, company):
     error = await next_frame(ws, lambda f: f["type"] == "error")
     assert error["code"] == "not_yours"
     assert not await database_sync_to_async(Message.objects.filter(client_id="a-1").exists)()
+    await ws.disconnect()
+
+
+async def test_a_reply_is_a_sign_of_life_and_carries_the_agents_name(conversation, agent, monkeypatch):
+    chat, _ = conversation
+    ws = await agent_socket(agent)
+    long_ago = timezone.now() - timedelta(hours=1)
+    await database_sync_to_async(Membership.objects.filter(pk=agent.pk).update)(last_seen_at=long_ago)
+    monkeypatch.setattr(agent_socket_module, "SEEN_WRITE_SECONDS", 0)
+
+    await ws.send_json_to({"type": "message", "chat_id": str(chat.pk), "client_id": "a-1", "text": "Hello"})
+
+    frames = {}
+    while {"message", "ack"} - frames.keys():
+        frame = await next_frame(ws, lambda f: f["type"] in {"message", "ack"})
+        frames[frame["type"]] = frame
+    assert frames["message"]["agent_name"] == agent.name
+    assert frames["ack"]["seq"] == frames["message"]["seq"]
+    agent_now = await database_sync_to_async(Membership.objects.get)(pk=agent.pk)
+    assert agent_now.last_seen_at > long_ago + timedelta(minutes=59)
     await ws.disconnect()

@@ -64,7 +64,7 @@ def test_with_no_environment_it_runs_embedded():
 def test_with_database_and_redis_urls_it_uses_postgresql_redis_and_celery():
     settings = settings_with(**PRODUCTION)
 
-    assert settings["database"] == "django.db.backends.postgresql"
+    assert settings["database"] == "contactcentre.postgresql"
     assert settings["channel_layer"] == "channels_redis.core.RedisChannelLayer"
     assert settings["jobs_in_process"] is False
     assert settings["celery_broker"] == PRODUCTION["REDIS_URL"]

@@ -27,12 +27,14 @@ from contactcentre.models import Membership
 from routing import engine, events, selectors
 from webchat import customer as checks
 from webchat.customer import Refusal
-from webchat.models import Chat, ChatState
+from webchat.models import Chat, ChatState, Message
 
 CLOSE_UNAUTHENTICATED = 4401
 # channels_redis forgets a group's member a day (its group_expiry) after it joined: an inbox left open for
 # longer would stop hearing its events. Joining again is harmless, so a heartbeat renews it every hour.
 GROUP_RENEWAL_SECONDS = 3600
+# The last-seen time is written at most this often per connection.
+SEEN_WRITE_SECONDS = 5
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +83,14 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
         if not isinstance(frame, dict):
             await self._error("invalid", "Frames are JSON objects.")
             return
-        await self._seen()
         kind = frame.get("type")
+        if kind == "message":
+            # Its sign of life is written in the same trip to the database as the message.
+            await self._message(frame)
+            return
+        await self._seen()
         if kind == "heartbeat":
             await self._renew_groups()
-            return
-        if kind == "message":
-            await self._message(frame)
         elif kind == "typing":
             await self._typing(frame)
         else:
@@ -104,12 +107,11 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
             client_id = checks.client_id(frame, required=True)
             text = checks.message_text(frame, "text", required=True)
         except Refusal as refusal:
+            await self._seen()
             await self._error(refusal.code, refusal.message, chat_id=chat_id)
             return
         try:
-            message, _ = await in_database(engine.message_post_agent)(
-                agent=self.membership, chat_id=chat_id, client_id=client_id, text=text
-            )
+            message = await in_database(self._post_message)(chat_id, client_id, text, self._seen_due())
         except engine.TransitionError as refusal:
             await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
             return
@@ -146,16 +148,34 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
     async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
 
-    async def _seen(self, force: bool = False) -> None:
+    def _post_message(self, chat_id: str, client_id: str, text: str, seen: bool) -> Message:
+        if seen:
+            engine.agent_seen(agent_id=self.membership.pk)
+        message, _ = engine.message_post_agent(
+            agent=self.membership, chat_id=chat_id, client_id=client_id, text=text
+        )
+        return message
+
+    def _seen_due(self, force: bool = False) -> bool:
         # At most one write every few seconds per connection: enough for a grace period of a minute.
         now = time.monotonic()
-        if force or now - self.last_seen_write > 5:
+        if force or now - self.last_seen_write > SEEN_WRITE_SECONDS:
             self.last_seen_write = now
+            return True
+        return False
+
+    async def _seen(self, force: bool = False) -> None:
+        if self._seen_due(force):
             await in_database(engine.agent_seen)(agent_id=self.membership.pk)
 
     @in_database
     def _membership(self, user_id: int) -> Membership | None:
-        return Membership.objects.select_related("company", "queue_profile").filter(user_id=user_id).first()
+        # With its user: the agent's name goes on every reply they send.
+        return (
+            Membership.objects.select_related("company", "queue_profile", "user")
+            .filter(user_id=user_id)
+            .first()
+        )
 
     @in_database
     def _groups(self) -> list[str]:
