@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -187,9 +187,50 @@ MESSAGE_CHAT_FIELDS = (
 )
 
 
+# Storing a message is the product's hottest path, and building its statements through the ORM cost more CPU
+# than PostgreSQL spent running them (0.68 ms for the lock, 0.89 ms for the client-id check, against 0.07 ms
+# for a round trip). Its three fixed statements are written out once here, from the models' own names.
+
+
+def _quoted(model, *fields: str) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in fields]
+
+
+def _message_lock_sql(by_company: bool) -> str:
+    table = connection.ops.quote_name(Chat._meta.db_table)
+    pk, company = _quoted(Chat, "id", "company")
+    where = f"{pk} = %s" + (f" AND {company} = %s" if by_company else "")
+    lock = connection.ops.for_update_sql(no_key=True) if connection.features.has_select_for_update else ""
+    return f"SELECT {', '.join(_quoted(Chat, *MESSAGE_CHAT_FIELDS))} FROM {table} WHERE {where} {lock}"
+
+
+def _chat_pk(chat_id):
+    """`chat_id` as the database stores it; a value that is no chat id is not found."""
+    try:
+        return Chat._meta.pk.get_db_prep_value(Chat._meta.pk.to_python(chat_id), connection)
+    except (ValidationError, ValueError, TypeError, AttributeError):
+        raise TransitionError("not_found", "No such chat.", status=404) from None
+
+
 def _lock_chat_for_message(chat_id, *, company_id: int | None = None) -> Chat:
-    chats = Chat.objects.select_for_update(no_key=True).only(*MESSAGE_CHAT_FIELDS)
-    return _locked_chat(chats, chat_id, company_id)
+    params = [_chat_pk(chat_id)] + ([company_id] if company_id is not None else [])
+    chat = next(iter(Chat.objects.raw(_message_lock_sql(company_id is not None), params)), None)
+    if chat is None:
+        raise TransitionError("not_found", "No such chat.", status=404)
+    return chat
+
+
+def _save_chat_for_message(chat: Chat) -> None:
+    """Write back what storing a message changed of its chat (locked by `_lock_chat_for_message`)."""
+    fields = ["last_seq", "customer_waiting_since", "reply_overdue"]
+    assignments = ", ".join(f"{column} = %s" for column in _quoted(Chat, *fields))
+    values = [Chat._meta.get_field(name).get_db_prep_save(getattr(chat, name), connection) for name in fields]
+    table = connection.ops.quote_name(Chat._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} WHERE {_quoted(Chat, 'id')[0]} = %s",
+            [*values, _chat_pk(chat.pk)],
+        )
 
 
 def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
@@ -514,7 +555,14 @@ def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Messag
 
 
 def _existing_message(chat_id, client_id: str) -> Message | None:
-    return Message.objects.filter(chat_id=chat_id, client_id=client_id).first()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    pk, chat, client = _quoted(Message, "id", "chat", "client_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk} FROM {table} WHERE {chat} = %s AND {client} = %s", [_chat_pk(chat_id), client_id]
+        )
+        row = cursor.fetchone()
+    return Message.objects.get(pk=row[0]) if row else None
 
 
 def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
@@ -534,7 +582,7 @@ def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Messag
         if chat.ended_at is not None or chat.state == S.CLOSED:
             raise TransitionError("chat_ended", "The chat has ended.")
         message = _store_message(chat, Sender.CUSTOMER, client_id, text, now)
-        chat.save(update_fields=["last_seq", "customer_waiting_since", "reply_overdue"])
+        _save_chat_for_message(chat)
         _broadcast_message(out, chat, message)
         out.send_on_commit()
     return message, True
@@ -559,7 +607,7 @@ def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str)
         if chat.state != S.ACTIVE:
             raise TransitionError("not_active", "Make the chat active to reply.")
         message = _store_message(chat, Sender.AGENT, client_id, text, now, agent=agent)
-        chat.save(update_fields=["last_seq", "customer_waiting_since", "reply_overdue"])
+        _save_chat_for_message(chat)
         _broadcast_message(out, chat, message)
         out.send_on_commit()
     return message, True
