@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 15 minutes)
     python -m bench.run --quick    # a smoke run (about 2 minutes)
-    python -m bench.run --only s1,s4 --compare uvicorn,pubsub
+    python -m bench.run --only s1,s4 --compare uvicorn,lists
 
 It creates its own database (contactcentre_bench) and uses its own Redis database (6379/5, flushed at the
 start), starts every server pinned to core 0 and runs this load generator on core 1, and writes
@@ -110,8 +110,8 @@ COMPARISONS = {
         "note": "uvicorn (uvloop, httptools, websockets-sansio) instead of Daphne",
     },
     "procs2": {"processes": 2, "note": "two Daphne processes on the server core"},
-    "pubsub": {"variants": "pubsub", "note": "the pub/sub channel layer instead of the list-based one"},
-    "nohealth": {"variants": "nohealth", "note": "no liveness check on pooled connections"},
+    "lists": {"variants": "lists", "note": "the list-based channel layer instead of pub/sub"},
+    "fullcheck": {"variants": "fullcheck", "note": "a query to check each pooled connection handed out"},
     "switch5ms": {"patches": "switch5ms", "note": "the default 5 ms GIL switch interval"},
     "one_db_thread": {"patches": "one_db_thread", "note": "the sockets' database calls on one thread"},
     "concurrent_publish": {

@@ -3,41 +3,35 @@
 The deployment under test uses `contactcentre.settings` unchanged. A comparison run sets
 DJANGO_SETTINGS_MODULE=bench.settings_variants and BENCH_VARIANTS to a comma-separated list of:
 
-- `pubsub`: channels_redis's RedisPubSubChannelLayer (one PUBLISH per group_send) instead of the
-  list-based RedisChannelLayer (four Redis round trips per group_send: expire, read members, expire, Lua
-  script; a blocking pop per delivery). Not the product's choice: after a Redis restart it drops the frames
-  published meanwhile without its sockets noticing, so clients do not know to resume.
-- `nohealth`: CONN_HEALTH_CHECKS off: connections are handed out by the pool without a liveness check.
+- `lists`: channels_redis's list-based RedisChannelLayer (four Redis round trips per group_send: expire,
+  read members, expire, Lua script; a blocking pop per delivery), the product's layer until 2026-12-02,
+  instead of the pub/sub layer.
+- `fullcheck`: psycopg_pool's own check of a pooled connection (an empty query, a round trip) as each is
+  handed out, instead of the project's backend's look at its socket.
 """
 
 import os
-
-import redis.exceptions
 
 from contactcentre.settings import *  # noqa: F403
 from contactcentre.settings import CHANNEL_LAYERS, DATABASES, REDIS_URL
 
 VARIANTS = {item.strip() for item in os.environ.get("BENCH_VARIANTS", "").split(",") if item.strip()}
-KNOWN = {"pubsub", "nohealth"}
+KNOWN = {"lists", "fullcheck"}
 if VARIANTS - KNOWN:
     raise ValueError(f"unknown BENCH_VARIANTS: {sorted(VARIANTS - KNOWN)}")
 
-if "pubsub" in VARIANTS and REDIS_URL:
+if "lists" in VARIANTS and REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 15,
-                        "retry_on_error": [redis.exceptions.ConnectionError],
-                    }
-                ],
-                "prefix": CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+                **CHANNEL_LAYERS["default"]["CONFIG"],
+                "capacity": 5000,
+                "expiry": 30,
             },
         }
     }
 
-if "nohealth" in VARIANTS:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if "fullcheck" in VARIANTS:
+    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

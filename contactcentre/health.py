@@ -37,14 +37,20 @@ def _cache() -> None:
 
 async def _channel_layer() -> None:
     layer = get_channel_layer()
-    # The process's own kind of channel: channels_redis reads every such channel of a process through one
-    # shared receive, so this round trip goes exactly the way the sockets' events go.
+    # A channel of this process, as each socket has: the round trip goes through Redis and back the way the
+    # sockets' events go.
     channel = await layer.new_channel()
-    token = uuid.uuid4().hex
-    await layer.send(channel, {"type": "healthz", "token": token})
-    message = await layer.receive(channel)
-    if message.get("token") != token:
-        raise RuntimeError("the channel layer returned another message")
+    try:
+        token = uuid.uuid4().hex
+        await layer.send(channel, {"type": "healthz", "token": token})
+        message = await layer.receive(channel)
+        if message.get("token") != token:
+            raise RuntimeError("the channel layer returned another message")
+    finally:
+        # The pub/sub layer holds a subscription for each channel until told it is done with.
+        discard = getattr(layer, "discard_channel", None)
+        if discard is not None:
+            await discard(channel)
 
 
 async def _timed(check: Callable[[], Awaitable[None]]) -> dict:

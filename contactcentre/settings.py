@@ -125,13 +125,12 @@ else:
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # The channels_redis defaults (capacity 100 per process, 100 pooled connections) make one process
-    # fail near 100 WebSocket connections; these figures hold thousands. redis-py's default read timeout
-    # (5 s) equals the layer's blocking wait for the next event (5 s), so an idle socket's receive would
-    # fail and close it: reads get longer than that wait.
+    # Redis pub/sub (contactcentre/channel_layer.py): one PUBLISH per group_send, delivered in memory to the
+    # process's sockets, which are told to reconnect and catch up if Redis may have dropped frames. Reads
+    # wait longer than redis-py's default 5 s; a pool of thousands, not the default 100.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "contactcentre.channel_layer.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -143,8 +142,6 @@ if REDIS_URL:
                         "retry_on_error": [redis.exceptions.ConnectionError],
                     }
                 ],
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000),
-                "expiry": 30,
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }

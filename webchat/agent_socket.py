@@ -22,6 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from contactcentre.channel_layer import ReconnectOnLossMixin
 from contactcentre.database import SocketDatabaseMixin, in_database
 from contactcentre.models import Membership
 from routing import engine, events, selectors
@@ -30,19 +31,15 @@ from webchat.customer import Refusal
 from webchat.models import Chat, ChatState, Message
 
 CLOSE_UNAUTHENTICATED = 4401
-# channels_redis forgets a group's member a day (its group_expiry) after it joined: an inbox left open for
-# longer would stop hearing its events. Joining again is harmless, so a heartbeat renews it every hour.
-GROUP_RENEWAL_SECONDS = 3600
 # The last-seen time is written at most this often per connection.
 SEEN_WRITE_SECONDS = 5
 
 logger = logging.getLogger(__name__)
 
 
-class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
+class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketConsumer):
     membership: Membership | None = None
     groups_joined: list[str]
-    joined_at = 0.0
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -60,7 +57,6 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
         for group in await self._groups():
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-        self.joined_at = time.time()
         await self._seen(force=True)
         logger.info(
             "agent socket opened",
@@ -90,8 +86,8 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
             return
         await self._seen()
         if kind == "heartbeat":
-            await self._renew_groups()
-        elif kind == "typing":
+            return
+        if kind == "typing":
             await self._typing(frame)
         else:
             await self._error("invalid", "Unknown frame type.")
@@ -137,13 +133,6 @@ class AgentConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
             events.chat_group(chat_id),
             {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
         )
-
-    async def _renew_groups(self) -> None:
-        if time.time() - self.joined_at < GROUP_RENEWAL_SECONDS:
-            return
-        self.joined_at = time.time()
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
 
     async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))

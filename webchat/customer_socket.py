@@ -13,6 +13,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from contactcentre.channel_layer import ReconnectOnLossMixin
 from contactcentre.database import SocketDatabaseMixin, in_database
 from routing import engine, events, selectors
 from webchat import customer, ratelimit
@@ -25,7 +26,7 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4403
 logger = logging.getLogger(__name__)
 
 
-class CustomerChatConsumer(SocketDatabaseMixin, AsyncWebsocketConsumer):
+class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketConsumer):
     # A socket that never says hello holds a connection for nothing.
     hello_timeout_seconds = 10.0
 

@@ -1,5 +1,5 @@
-"""An agent's inbox left open for days keeps hearing its events (the channel layer forgets a group's
-member a day after it joined; the agent's heartbeats renew it)."""
+"""An agent's inbox left open for days keeps hearing its events: group membership lasts as long as the
+socket, whatever the clock says."""
 
 import datetime as dt
 

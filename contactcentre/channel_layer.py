@@ -1,0 +1,82 @@
+"""The channel layer in production: Redis pub/sub, which tells its sockets when frames may have been lost.
+
+channels_redis's pub/sub layer sends a group's frame with one PUBLISH, received once by each server process
+and handed to its member sockets in memory; its list-based layer spends four Redis round trips on a
+group_send and a blocking pop on each delivery. But when the connection that holds a process's
+subscriptions breaks (Redis restarts, a network blip), redis-py reconnects and subscribes again by itself,
+and whatever was published in between is gone without anyone noticing.
+
+This layer notices: once its subscriptions are back, every channel of the process receives a
+`channel_layer.lost` message, and the product's sockets close with 1012 (service restart). Their clients
+reconnect and catch up from the database, the truth, as they do after any reconnect (sequence numbers for
+the customer, a full re-fetch for the agent's page).
+"""
+
+import asyncio
+import logging
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close, decode_hosts
+
+logger = logging.getLogger(__name__)
+
+LOST = {"type": "channel_layer.lost"}
+# The WebSocket close code for "the server is restarting: connect again".
+CLOSE_SERVICE_RESTART = 1012
+
+
+class PubSubChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self) -> "LoopLayer":
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = self._layers[loop] = LoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+            return layer
+
+
+class LoopLayer(RedisPubSubLoopLayer):
+    """The layer of one event loop: its channels, groups and one connection per Redis host."""
+
+    def __init__(self, hosts=None, **kwargs) -> None:
+        super().__init__(hosts, **kwargs)
+        self._shards = [WatchedShard(host, self) for host in decode_hosts(hosts)]
+
+    async def discard_channel(self, channel: str) -> None:
+        """Forget a channel made with new_channel() that will not be read again (its subscription ends)."""
+        if self.channels.pop(channel, None) is not None:
+            await self._get_shard(channel).unsubscribe(channel)
+
+    def tell_every_channel(self, message: dict) -> None:
+        data = self.channel_layer.serialize(message)
+        for queue in self.channels.values():
+            queue.put_nowait(data)
+
+
+class WatchedShard(RedisSingleShardConnection):
+    """One Redis host's connections; tells the layer's channels when its subscriptions were re-made."""
+
+    _watched = None
+
+    async def subscribe(self, channel: str) -> None:
+        await super().subscribe(channel)
+        connection = self._pubsub.connection if self._pubsub is not None else None
+        if connection is not None and connection is not self._watched:
+            # Registered once the connection is up: the callback runs on every connect after this one.
+            self._watched = connection
+            connection.register_connect_callback(self._reconnected)
+
+    def _reconnected(self, connection) -> None:
+        logger.warning(
+            "the channel layer reconnected to Redis; its sockets are told frames may have been lost",
+            extra={"channels": len(self.channel_layer.channels)},
+        )
+        self.channel_layer.tell_every_channel(LOST)
+
+
+class ReconnectOnLossMixin:
+    """For WebSocket consumers whose clients catch up from the database when they reconnect."""
+
+    async def channel_layer_lost(self, event: dict) -> None:
+        await self.close(code=CLOSE_SERVICE_RESTART)

@@ -1,0 +1,102 @@
+"""The channel layer on a real Redis: after its subscriptions break and come back, every channel of the
+process hears that frames may have been lost, and the sockets close so that their clients catch up."""
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connections
+
+from contactcentre.channel_layer import LOST, PubSubChannelLayer
+from routing import events
+from tests import factories
+from tests.webchat_support import agent_socket, closed_with, connected_chat, customer_socket, say_hello
+from webchat.tokens import customer_token_for
+
+TIMEOUT = 10
+
+
+@pytest.fixture
+async def layer():
+    name = f"layer-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubChannelLayer(hosts=[{"address": settings.REDIS_URL, "client_name": name}], prefix=name)
+    yield layer, name
+    await layer.flush()
+
+
+def kill_subscriber_connections(client_name: str) -> int:
+    """Close, from the Redis server's side, this layer's connection that holds its subscriptions."""
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    killed = 0
+    for client in server.client_list():
+        if client["name"] == client_name and int(client["sub"]) > 0:
+            killed += server.client_kill_filter(_id=client["id"])
+    server.close()
+    return killed
+
+
+async def test_after_its_subscriptions_break_every_channel_hears_of_the_loss_and_delivery_resumes(layer):
+    layer, name = layer
+    in_group, alone = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("chat_x", in_group)
+    await layer.group_send("chat_x", {"type": "relay", "frame": 1})
+    assert (await asyncio.wait_for(layer.receive(in_group), TIMEOUT))["frame"] == 1
+
+    assert kill_subscriber_connections(name) == 1
+
+    assert await asyncio.wait_for(layer.receive(in_group), TIMEOUT) == LOST
+    assert await asyncio.wait_for(layer.receive(alone), TIMEOUT) == LOST
+    # Subscribed again: frames published from now on arrive.
+    await layer.group_send("chat_x", {"type": "relay", "frame": 2})
+    assert (await asyncio.wait_for(layer.receive(in_group), TIMEOUT))["frame"] == 2
+
+
+async def test_a_channel_the_health_check_is_done_with_leaves_no_subscription(layer):
+    layer, _ = layer
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "healthz"})
+    await asyncio.wait_for(layer.receive(channel), TIMEOUT)
+
+    await layer.discard_channel(channel)
+
+    assert channel not in layer._get_layer().channels
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    assert server.pubsub_numsub(channel) == [(channel.encode(), 0)]
+    server.close()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSocketsHearingOfALoss:
+    @pytest.fixture(autouse=True)
+    async def consumers_let_go_of_the_database(self):
+        yield
+        await database_sync_to_async(connections.close_all)()
+
+    @pytest.fixture
+    def conversation(self, company, agent):
+        queue = factories.WebchatQueueFactory(company=company, auto_allocate=False)
+        chat, _ = connected_chat(queue, agent)
+        return chat, customer_token_for(chat_id=chat.pk)
+
+    async def test_the_customers_socket_closes_with_1012_so_that_its_client_reconnects(self, conversation):
+        chat, token = conversation
+        ws = await customer_socket(chat.pk)
+        await say_hello(ws, token)
+
+        await get_channel_layer().group_send(events.chat_group(chat.pk), LOST)
+
+        assert await closed_with(ws) == 1012
+
+    async def test_the_agents_socket_closes_with_1012_so_that_the_page_reconnects(self, conversation, agent):
+        ws = await agent_socket(agent)
+        # Answered once the socket has joined its groups (frames are handled after the connect).
+        await ws.send_json_to({"type": "dance"})
+        assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "error"
+
+        await get_channel_layer().group_send(events.agent_group(agent.pk), LOST)
+
+        assert await closed_with(ws) == 1012
