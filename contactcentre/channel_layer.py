@@ -7,7 +7,7 @@ subscriptions breaks (Redis restarts, a network blip), redis-py reconnects and s
 and whatever was published in between is gone without anyone noticing.
 
 This layer notices: once its subscriptions are back, every channel of the process receives a
-`channel_layer.lost` message, and the product's sockets close with 1012 (service restart). Their clients
+`channel_layer.lost` message, and the product's sockets close with 4503 (come back shortly). Their clients
 reconnect and catch up from the database, the truth, as they do after any reconnect (sequence numbers for
 the customer, a full re-fetch for the agent's page).
 """
@@ -21,8 +21,9 @@ from channels_redis.utils import _wrap_close, decode_hosts
 logger = logging.getLogger(__name__)
 
 LOST = {"type": "channel_layer.lost"}
-# The WebSocket close code for "the server is restarting: connect again".
-CLOSE_SERVICE_RESTART = 1012
+# "Connect again": the WebSocket close code for a server that cannot vouch for what it relayed (1012, the
+# standard "service restart", is one that a server may not send under autobahn, Daphne's WebSocket library).
+CLOSE_RECONNECT = 4503
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
@@ -79,4 +80,4 @@ class ReconnectOnLossMixin:
     """For WebSocket consumers whose clients catch up from the database when they reconnect."""
 
     async def channel_layer_lost(self, event: dict) -> None:
-        await self.close(code=CLOSE_SERVICE_RESTART)
+        await self.close(code=CLOSE_RECONNECT)

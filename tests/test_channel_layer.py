@@ -82,16 +82,16 @@ class TestSocketsHearingOfALoss:
         chat, _ = connected_chat(queue, agent)
         return chat, customer_token_for(chat_id=chat.pk)
 
-    async def test_the_customers_socket_closes_with_1012_so_that_its_client_reconnects(self, conversation):
+    async def test_the_customers_socket_closes_with_4503_so_that_its_client_reconnects(self, conversation):
         chat, token = conversation
         ws = await customer_socket(chat.pk)
         await say_hello(ws, token)
 
         await get_channel_layer().group_send(events.chat_group(chat.pk), LOST)
 
-        assert await closed_with(ws) == 1012
+        assert await closed_with(ws) == 4503
 
-    async def test_the_agents_socket_closes_with_1012_so_that_the_page_reconnects(self, conversation, agent):
+    async def test_the_agents_socket_closes_with_4503_so_that_the_page_reconnects(self, conversation, agent):
         ws = await agent_socket(agent)
         # Answered once the socket has joined its groups (frames are handled after the connect).
         await ws.send_json_to({"type": "dance"})
@@ -99,4 +99,4 @@ class TestSocketsHearingOfALoss:
 
         await get_channel_layer().group_send(events.agent_group(agent.pk), LOST)
 
-        assert await closed_with(ws) == 1012
+        assert await closed_with(ws) == 4503
