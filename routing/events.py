@@ -146,23 +146,56 @@ def _hand_over(frames: list[tuple[str, dict]], position_queues: set[int]) -> Non
     publisher.hand_over(frames, position_queues)
 
 
+# Groups heard by every agent of a queue or every supervisor of a company, whose frames only name something to
+# re-fetch: each page that hears one fetches again, so a burst of changes is told at most once per interval.
+COALESCED_GROUPS = ("queue_", "wallboard_")
+COALESCE_SECONDS = 0.5
+
+
 class Publisher:
     """One task per event loop that sends the frames handed to it, in the order they were handed over.
 
     Queue places are computed when the publisher gets to them, once for every change handed over
     meanwhile: a burst of allocations from one queue costs one read of its first customers, not one each.
+    A queue's or a wallboard's frame goes out at once if none went to that group in the last
+    COALESCE_SECONDS, else once at the end of that interval for all that came meanwhile.
     """
 
     def __init__(self) -> None:
         self.pending: deque[list[tuple[str, dict]]] = deque()
         self.position_queues: set[int] = set()
         self.wake = asyncio.Event()
-        self.task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+        self.loop = asyncio.get_running_loop()
+        self.last_sent: dict[str, float] = {}
+        self.held: dict[tuple[str, str], dict] = {}
+        self.task = self.loop.create_task(self._run(), context=contextvars.Context())
 
     def hand_over(self, frames: list[tuple[str, dict]], position_queues: set[int]) -> None:
+        frames = [(group, frame) for group, frame in frames if not self._held_back(group, frame)]
         if frames:
             self.pending.append(frames)
         self.position_queues |= position_queues
+        self.wake.set()
+
+    def _held_back(self, group: str, frame: dict) -> bool:
+        if not group.startswith(COALESCED_GROUPS):
+            return False
+        key = (group, repr(sorted(frame.items())))
+        if key in self.held:
+            return True
+        now = self.loop.time()
+        due = self.last_sent.get(group, -COALESCE_SECONDS) + COALESCE_SECONDS
+        if now >= due:
+            self.last_sent[group] = now
+            return False
+        self.held[key] = frame
+        self.loop.call_later(due - now, self._release, key)
+        return True
+
+    def _release(self, key: tuple[str, str]) -> None:
+        group, _ = key
+        self.last_sent[group] = self.loop.time()
+        self.pending.append([(group, self.held.pop(key))])
         self.wake.set()
 
     async def _run(self) -> None:

@@ -72,17 +72,20 @@ def on_a_call() -> Exists:
 
 
 def allocation_candidates(queue: WebchatQueue) -> QuerySet[Membership]:
-    """Agents who may be allocated a chat from the queue, capacity aside (checked under lock)."""
+    """Agents who may be allocated a chat from the queue, with room for one more as far as this statement
+    sees (the caller re-checks capacity under lock)."""
     return (
         members_serving(queue)
         .filter(presence=Presence.AVAILABLE)
         .exclude(in_active_wrapup())
         .exclude(on_a_call())
+        .alias(held=_held_count())
+        .filter(held__lt=queue.chat_capacity())
     )
 
 
-def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
-    """How many chats each agent holds, for those of them neither in an active wrap-up nor on a call."""
+def _held_count() -> Coalesce:
+    """How many chats the agent (the outer query's row) holds."""
     held = (
         Chat.objects.filter(agent_id=OuterRef("pk"), state__in=HELD_STATES)
         .order_by()
@@ -90,11 +93,16 @@ def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    return Coalesce(Subquery(held), 0, output_field=IntegerField())
+
+
+def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
+    """How many chats each agent holds, for those of them neither in an active wrap-up nor on a call."""
     rows = (
         Membership.objects.filter(pk__in=agent_ids)
         .exclude(in_active_wrapup())
         .exclude(on_a_call())
-        .annotate(held=Coalesce(Subquery(held), 0, output_field=IntegerField()))
+        .annotate(held=_held_count())
         .values_list("pk", "held")
     )
     return dict(rows)

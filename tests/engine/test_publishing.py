@@ -87,3 +87,29 @@ async def test_customers_left_waiting_after_a_burst_of_takes_hear_their_new_plac
         while frame.get("position") != expected_place:
             frame = await listener.next_frame("state")
         assert frame == {"type": "state", "state": "queued", "position": expected_place}
+
+
+async def test_a_burst_of_changes_to_a_queue_is_told_to_its_agents_once_at_once_and_once_after(monkeypatch):
+    monkeypatch.setattr(events, "COALESCE_SECONDS", 0.3)
+    queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
+    agent = await database_sync_to_async(factories.MembershipFactory)(company=queue.company)
+    # Written directly: opening them through the engine would tell the queue too.
+    chats = [await database_sync_to_async(factories.ChatFactory)(queue=queue) for _ in range(3)]
+    agents_of_queue = await Listener().join(events.queue_group(queue.pk))
+    inbox = await Listener().join(events.agent_group(agent.pk))
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    for chat in chats:
+        await database_sync_to_async(engine.chat_take)(agent=agent, chat_id=chat.pk)
+    # Frames for the agent himself are not held back: every take's is there.
+    assert len([await inbox.next_frame("chat") for _ in chats]) == 3
+
+    first = await agents_of_queue.next_frame("queue")
+    first_at = loop.time()
+    last = await agents_of_queue.next_frame("queue")
+    last_at = loop.time()
+    assert first == last == {"type": "queue", "queue_id": queue.pk}
+    assert first_at - started < 0.3 <= last_at - started
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(agents_of_queue.next_frame("queue"), timeout=0.6)
