@@ -38,6 +38,11 @@ def wallboard_group(company_id: int) -> str:
     return f"wallboard_{company_id}"
 
 
+def _frame_key(group: str, frame: dict) -> tuple[str, str]:
+    """What makes two frames to a group the same news: the group and every field of the frame."""
+    return group, repr(sorted(frame.items()))
+
+
 class Outbox:
     """Frames gathered during one engine transition and sent together after commit."""
 
@@ -51,7 +56,7 @@ class Outbox:
 
     def add_once(self, group: str, frame: dict) -> None:
         """Add a frame that only names something to re-fetch: once per group and type is enough."""
-        key = (group, repr(sorted(frame.items())))
+        key = _frame_key(group, frame)
         if key not in self._keys:
             self._keys.add(key)
             self._frames.append((group, frame))
@@ -180,7 +185,7 @@ class Publisher:
     def _held_back(self, group: str, frame: dict) -> bool:
         if not group.startswith(COALESCED_GROUPS):
             return False
-        key = (group, repr(sorted(frame.items())))
+        key = _frame_key(group, frame)
         if key in self.held:
             return True
         now = self.loop.time()
