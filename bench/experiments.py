@@ -10,6 +10,9 @@ made, in the same run. BENCH_PATCHES (comma-separated):
   measure what the hundred frames per allocation cost.
 - `gc`: the cyclic garbage collector made rarer (thresholds 50,000 / 20 / 100 instead of 700 / 10 / 10),
   on top of the start-up objects the product already freezes.
+- `watch`: changes nothing; logs to the server's log every garbage collection over 20 ms (with its
+  generation and the objects it examined) and every time the event loop woke more than 50 ms late, to find
+  what stalls the process.
 - `concurrent_publish`: the frames of one transition are sent to their groups concurrently (each group's
   frames still in order) instead of one group_send after another.
 """
@@ -21,7 +24,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 PATCHES = {item.strip() for item in os.environ.get("BENCH_PATCHES", "").split(",") if item.strip()}
-KNOWN = {"switch5ms", "one_db_thread", "concurrent_publish", "no_positions", "gc"}
+KNOWN = {"switch5ms", "one_db_thread", "concurrent_publish", "no_positions", "gc", "watch"}
 if PATCHES - KNOWN:
     raise ValueError(f"unknown BENCH_PATCHES: {sorted(PATCHES - KNOWN)}")
 
@@ -39,6 +42,71 @@ if "one_db_thread" in PATCHES:
 
 if "gc" in PATCHES:
     gc.set_threshold(50_000, 20, 100)
+
+if "watch" in PATCHES:
+    import time
+
+    _gc_started: list[float] = []
+
+    def _gc_watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            _gc_started[:] = [time.perf_counter()]
+        elif _gc_started:
+            took = time.perf_counter() - _gc_started[0]
+            if took > 0.02:
+                print(
+                    f"watch {time.time():.3f} gc gen{info['generation']} {took * 1000:.0f} ms "
+                    f"collected {info['collected']} objects {sum(gc.get_count())}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    gc.callbacks.append(_gc_watch)
+
+    import logging
+
+    logging.getLogger("contactcentre.collector").setLevel(logging.INFO)
+    logging.getLogger("contactcentre.collector").addHandler(logging.StreamHandler(sys.stderr))
+
+    import threading
+    import traceback
+
+    _beat = {"at": time.perf_counter(), "thread": None}
+
+    async def _loop_watch() -> None:
+        _beat["thread"] = threading.get_ident()
+        while True:
+            due = time.perf_counter() + 0.01
+            _beat["at"] = due
+            await asyncio.sleep(0.01)
+            late = time.perf_counter() - due
+            if late > 0.05:
+                print(f"watch {time.time():.3f} loop {late * 1000:.0f} ms late", file=sys.stderr, flush=True)
+
+    def _stack_watch() -> None:
+        # While the loop is late, say where its thread is, every 20 ms.
+        while True:
+            time.sleep(0.02)
+            late = time.perf_counter() - _beat["at"]
+            if late > 0.04 and _beat["thread"] is not None:
+                frame = sys._current_frames().get(_beat["thread"])
+                if frame is not None:
+                    stack = traceback.extract_stack(frame)[-14:][::-1]
+                    where = " < ".join(f"{f.name}@{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in stack)
+                    print(f"watch {time.time():.3f} stack {late * 1000:.0f} ms: {where}", file=sys.stderr)
+
+    threading.Thread(target=_stack_watch, name="watch", daemon=True).start()
+
+    _watched_loops: set = set()
+    _inner_application = application
+
+    async def application(scope, receive, send):
+        loop = asyncio.get_running_loop()
+        if loop not in _watched_loops:
+            _watched_loops.add(loop)
+            loop.create_task(_loop_watch())
+        return await _inner_application(scope, receive, send)
+
 
 if "no_positions" in PATCHES:
     from routing import events as _positions_events

@@ -119,6 +119,13 @@ COMPARISONS = {
         "note": "a transition's frames sent concurrently",
     },
     "gc": {"patches": "gc", "note": "cyclic GC made rarer"},
+    "nofreeze": {"variants": "nofreeze", "note": "no freezing of what survives out of the cyclic GC's scans"},
+    "watch": {"patches": "watch", "note": "the product, logging its GC pauses and event-loop lag"},
+    "nofreeze-watch": {
+        "variants": "nofreeze",
+        "patches": "watch",
+        "note": "no freezing, logging GC pauses and event-loop lag",
+    },
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
     "before": {

@@ -8,6 +8,8 @@ DJANGO_SETTINGS_MODULE=bench.settings_variants and BENCH_VARIANTS to a comma-sep
   instead of the pub/sub layer.
 - `fullcheck`: psycopg_pool's own check of a pooled connection (an empty query, a round trip) as each is
   handed out, instead of the project's backend's look at its socket.
+- `nofreeze`: Python's cyclic garbage collector as it comes (GC_FREEZE_SECONDS 0): full collections walk
+  every connection's objects, instead of only what is recent.
 """
 
 import os
@@ -16,7 +18,7 @@ from contactcentre.settings import *  # noqa: F403
 from contactcentre.settings import CHANNEL_LAYERS, DATABASES, REDIS_URL
 
 VARIANTS = {item.strip() for item in os.environ.get("BENCH_VARIANTS", "").split(",") if item.strip()}
-KNOWN = {"lists", "fullcheck"}
+KNOWN = {"lists", "fullcheck", "nofreeze"}
 if VARIANTS - KNOWN:
     raise ValueError(f"unknown BENCH_VARIANTS: {sorted(VARIANTS - KNOWN)}")
 
@@ -35,3 +37,6 @@ if "lists" in VARIANTS and REDIS_URL:
 if "fullcheck" in VARIANTS:
     DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+if "nofreeze" in VARIANTS:
+    GC_FREEZE_SECONDS = 0

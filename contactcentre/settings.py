@@ -218,6 +218,11 @@ WEBCHAT_RATE_PER_CHAT = env_int("WEBCHAT_RATE_PER_CHAT", 20)  # messages per 10 
 WEBCHAT_RATE_PER_IP = env_int("WEBCHAT_RATE_PER_IP", 30)  # chats opened per minute
 WEBCHAT_TYPING_THROTTLE_SECONDS = 1.0
 
+# Server processes freeze what has survived a while out of the cyclic garbage collector's scans, and
+# collect everything once per GC_FULL_SECONDS (contactcentre/collector.py); GC_FREEZE_SECONDS=0 leaves
+# Python's default.
+GC_FREEZE_SECONDS = env_int("GC_FREEZE_SECONDS", 5)
+GC_FULL_SECONDS = env_int("GC_FULL_SECONDS", 900)
 # An agent whose every connection has been gone this long is logged out for allocation.
 AGENT_CONNECTION_GRACE_SECONDS = env_int("AGENT_CONNECTION_GRACE_SECONDS", 60)
 AGENT_HEARTBEAT_SECONDS = env_int("AGENT_HEARTBEAT_SECONDS", 20)

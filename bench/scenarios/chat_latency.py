@@ -29,6 +29,9 @@ def _core_busy(core: int) -> tuple[float, float]:
     return total - idle, total
 
 
+SLOW_S = 0.1
+
+
 class Step:
     def __init__(self, index: int, rate: float, duration: float, label: str = ""):
         self.index = index
@@ -44,6 +47,21 @@ class Step:
         self.lost = 0
         self.errors: dict[str, int] = {}
         self.result: dict = {}
+        self.started = 0.0
+        # Messages slower than SLOW_S, by the tenth of a second they were due in (from the step's start):
+        # a stall shows as a cluster, queueing as a spread.
+        self.slow: dict[int, int] = {}
+
+    def record(self, direction: str, due: float, latency: float) -> None:
+        (self.c2a if direction == "c2a" else self.a2c).record(latency)
+        if latency > SLOW_S:
+            tenth = int((due - self.started) * 10)
+            self.slow[tenth] = self.slow.get(tenth, 0) + 1
+
+    def slow_moments(self, top: int = 8) -> list[list[float]]:
+        """The tenths of a second with the most slow messages: [seconds into the step, count]."""
+        worst = sorted(self.slow.items(), key=lambda item: -item[1])[:top]
+        return [[tenth / 10, count] for tenth, count in sorted(worst)]
 
 
 class LatencyRun:
@@ -91,7 +109,7 @@ class LatencyRun:
                 return  # the sender's own copy of its message
             del self.outstanding[client_id]
             step.outstanding -= 1
-            (step.c2a if direction == "c2a" else step.a2c).record(received - due)
+            step.record(direction, due, received - due)
         elif kind == "ack":
             entry = self.acks.pop(frame.get("client_id"), None)
             if entry is not None:
@@ -150,7 +168,7 @@ class LatencyRun:
         self_before = sum(me.cpu_times()[:2])
         busy_before, total_before = _core_busy(SERVER_CORE)
         counters_before = self.counters() if self.counters else None
-        started = now()
+        started = step.started = now()
         lag = LoopLag().start()
         count = max(1, int(rate * duration))
         paced = await pace(rate, count, lambda k, due: self._fire(step, due))
@@ -165,7 +183,7 @@ class LatencyRun:
                 step.lost += 1
                 # Counted at its age when the wait ended: a lower bound, so that a saturated server's
                 # percentiles are not computed over the lucky messages only.
-                (step.c2a if direction == "c2a" else step.a2c).record(given_up - due)
+                step.record(direction, due, given_up - due)
         for client_id, (_, owner) in list(self.acks.items()):
             if owner is step:
                 del self.acks[client_id]
@@ -198,6 +216,8 @@ class LatencyRun:
             "server_core_busy": round((busy_after - busy_before) / max(total_after - total_before, 1e-9), 3),
             "loadgen_cpu_util": round(self_cpu / window, 3),
             "loadgen_loop_lag": loop_lag,
+            "slow_messages": sum(step.slow.values()),
+            "slow_moments": step.slow_moments(),
         }
         if self.product:
             result["ack"] = step.ack.summary()
@@ -216,7 +236,8 @@ class LatencyRun:
                 f"p99.9 {both_s.get('p999_ms')} ms, lost {step.lost}, cpu/msg"
                 f" {result['server_cpu_ms_per_msg']} ms, "
                 f"server util {result['server_cpu_util']}, loadgen lag p99/max"
-                f" {loop_lag['p99_ms']}/{loop_lag['max_ms']} ms"
+                f" {loop_lag['p99_ms']}/{loop_lag['max_ms']} ms; over {SLOW_S * 1000:.0f} ms:"
+                f" {result['slow_messages']}, most at (s, count) {result['slow_moments']}"
             )
         return result
 
