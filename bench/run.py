@@ -126,6 +126,7 @@ COMPARISONS = {
         "patches": "watch",
         "note": "no freezing, logging GC pauses and event-loop lag",
     },
+    "nojobs": {"celery": False, "note": "no Celery worker and beat (no periodic jobs) beside the server"},
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},
     "before": {
@@ -397,6 +398,7 @@ def scenario_chat_latency(ctx, cfg: dict) -> dict:
                     processes=spec.get("processes", 1),
                     variants=spec.get("variants", ""),
                     patches=spec.get("patches", ""),
+                    celery=spec.get("celery", True),
                     tag=f"cmp-{name}",
                 ) as deployment:
                     result = asyncio.run(
