@@ -1355,6 +1355,7 @@ def flag_reply_alerts(*, now: datetime | None = None) -> int:
     flagged = 0
     waiting = (
         Chat.objects.filter(state__in=HELD_STATES, reply_overdue=False, customer_waiting_since__isnull=False)
+        .order_by()  # DISTINCT over the model's ordering too would give one row per chat
         .values_list("queue_id", flat=True)
         .distinct()
     )
@@ -1387,6 +1388,7 @@ def sweep_allocation() -> int:
     """Allocate whatever is waiting in every auto-allocating queue: catches what triggers missed."""
     queue_ids = (
         Chat.objects.filter(state=S.QUEUED, queue__auto_allocate=True, queue__enabled=True)
+        .order_by()  # DISTINCT over the model's ordering too would give one row per waiting chat
         .values_list("queue_id", flat=True)
         .distinct()
     )
@@ -1773,7 +1775,8 @@ def expire_call_wrapups(*, now: datetime | None = None) -> int:
 
 def sweep_calls() -> int:
     """Offer waiting calls of every company: catches what triggers missed."""
-    companies = Call.objects.filter(state=C.WAITING).values_list("company_id", flat=True).distinct()
+    waiting = Call.objects.filter(state=C.WAITING).order_by()  # no DISTINCT over the model's ordering
+    companies = waiting.values_list("company_id", flat=True).distinct()
     return sum(len(route_calls(company_id=company_id)) for company_id in list(companies))
 
 

@@ -179,3 +179,19 @@ def test_becoming_available_costs_the_same_queries_whoever_else_is_at_work(db, c
     for _ in range(20):
         open_chat(auto_queue)
     assert queries_to_become_available() == few
+
+
+def _sweep_queries(sweep) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        sweep()
+    return len(queries)
+
+
+def test_the_sweep_visits_a_queue_once_however_many_chats_wait_in_it(db, company, auto_queue):
+    factories.MembershipFactory(company=company, presence="break")
+    factories.ChatFactory.create_batch(2, queue=auto_queue)
+    few = _sweep_queries(engine.sweep_allocation)
+
+    factories.ChatFactory.create_batch(20, queue=auto_queue)
+
+    assert _sweep_queries(engine.sweep_allocation) == few

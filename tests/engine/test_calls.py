@@ -255,3 +255,17 @@ def test_an_interruptible_break_may_take_calls_and_another_may_not(db, clock, co
 
     assert call.agent == on_short_break
     assert call.agent != at_lunch
+
+
+def test_the_call_sweep_routes_each_company_once_however_many_calls_wait(
+    db, clock, company, voice_queue, monkeypatch
+):
+    for n in range(5):
+        arrive(company, call_id=f"pbx-{n}")
+        clock.shift(1)
+    routed = []
+    monkeypatch.setattr(engine, "route_calls", lambda *, company_id: routed.append(company_id) or [])
+
+    engine.sweep_calls()
+
+    assert routed == [company.pk]
