@@ -11,8 +11,8 @@ made, in the same run. BENCH_PATCHES (comma-separated):
 - `gc`: the cyclic garbage collector made rarer (thresholds 50,000 / 20 / 100 instead of 700 / 10 / 10),
   on top of the start-up objects the product already freezes.
 - `watch`: changes nothing; logs to the server's log every garbage collection over 20 ms (with its
-  generation and the objects it examined) and every time the event loop woke more than 50 ms late, to find
-  what stalls the process.
+  generation and the objects it examined), every time the event loop woke more than 50 ms late, and, while
+  it is late, every thread's stack (`faulthandler`), to find what stalls the process.
 - `concurrent_publish`: the frames of one transition are sent to their groups concurrently (each group's
   frames still in order) instead of one group_send after another.
 """
@@ -63,48 +63,27 @@ if "watch" in PATCHES:
 
     gc.callbacks.append(_gc_watch)
 
-    import logging
+    import faulthandler
 
-    logging.getLogger("contactcentre.collector").setLevel(logging.INFO)
-    logging.getLogger("contactcentre.collector").addHandler(logging.StreamHandler(sys.stderr))
+    from bench.loadgen import LoopLag
 
-    import threading
-    import traceback
+    LATE_S = 0.05
 
-    _beat = {"at": time.perf_counter(), "thread": None}
+    def _loop_woke(late: float) -> None:
+        if late > LATE_S:
+            print(f"watch {time.time():.3f} loop {late * 1000:.0f} ms late", file=sys.stderr, flush=True)
+        # If the loop does not wake again in time, Python's own watchdog (a thread of its own, which needs
+        # no GIL) prints where every thread is.
+        faulthandler.dump_traceback_later(LATE_S + _WATCH_INTERVAL_S, file=sys.stderr)
 
-    async def _loop_watch() -> None:
-        _beat["thread"] = threading.get_ident()
-        while True:
-            due = time.perf_counter() + 0.01
-            _beat["at"] = due
-            await asyncio.sleep(0.01)
-            late = time.perf_counter() - due
-            if late > 0.05:
-                print(f"watch {time.time():.3f} loop {late * 1000:.0f} ms late", file=sys.stderr, flush=True)
-
-    def _stack_watch() -> None:
-        # While the loop is late, say where its thread is, every 20 ms.
-        while True:
-            time.sleep(0.02)
-            late = time.perf_counter() - _beat["at"]
-            if late > 0.04 and _beat["thread"] is not None:
-                frame = sys._current_frames().get(_beat["thread"])
-                if frame is not None:
-                    stack = traceback.extract_stack(frame)[-14:][::-1]
-                    where = " < ".join(f"{f.name}@{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in stack)
-                    print(f"watch {time.time():.3f} stack {late * 1000:.0f} ms: {where}", file=sys.stderr)
-
-    threading.Thread(target=_stack_watch, name="watch", daemon=True).start()
-
-    _watched_loops: set = set()
+    _WATCH_INTERVAL_S = 0.01
+    _watched_loops: dict = {}  # loop -> its LoopLag, held so that its task lives as long as the loop
     _inner_application = application
 
     async def application(scope, receive, send):
         loop = asyncio.get_running_loop()
         if loop not in _watched_loops:
-            _watched_loops.add(loop)
-            loop.create_task(_loop_watch())
+            _watched_loops[loop] = LoopLag(_WATCH_INTERVAL_S, on_wake=_loop_woke).start()
         return await _inner_application(scope, receive, send)
 
 

@@ -221,10 +221,12 @@ class HttpClient:
 
 
 class LoopLag:
-    """How late the load generator's event loop wakes up: its own stalls, reported beside its figures."""
+    """How late an event loop wakes up: the load generator's own stalls, reported beside its figures, or a
+    server's (`on_wake` is called with each wake's lateness in seconds)."""
 
-    def __init__(self, interval: float = 0.005):
+    def __init__(self, interval: float = 0.005, on_wake: Callable[[float], None] | None = None):
         self.interval = interval
+        self.on_wake = on_wake
         self.hist = Hist()
         self.task: asyncio.Task | None = None
 
@@ -232,7 +234,10 @@ class LoopLag:
         while True:
             started = now()
             await asyncio.sleep(self.interval)
-            self.hist.record(max(now() - started - self.interval, 0.0))
+            late = max(now() - started - self.interval, 0.0)
+            self.hist.record(late)
+            if self.on_wake is not None:
+                self.on_wake(late)
 
     def start(self) -> "LoopLag":
         self.hist = Hist()

@@ -121,11 +121,6 @@ COMPARISONS = {
     "gc": {"patches": "gc", "note": "cyclic GC made rarer"},
     "nofreeze": {"variants": "nofreeze", "note": "no freezing of what survives out of the cyclic GC's scans"},
     "watch": {"patches": "watch", "note": "the product, logging its GC pauses and event-loop lag"},
-    "nofreeze-watch": {
-        "variants": "nofreeze",
-        "patches": "watch",
-        "note": "no freezing, logging GC pauses and event-loop lag",
-    },
     "nojobs": {"celery": False, "note": "no Celery worker and beat (no periodic jobs) beside the server"},
     "no_positions": {"patches": "no_positions", "note": "no queue-position frames after allocation"},
     "relay-uvicorn": {"relay": True, "server": "uvicorn", "note": "the bare Channels relay under uvicorn"},

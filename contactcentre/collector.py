@@ -53,6 +53,7 @@ class Collector:
 
 
 _started: threading.Thread | None = None
+_stopping = threading.Event()
 _lock = threading.Lock()
 
 
@@ -64,12 +65,20 @@ def start(*, freeze_seconds: float, full_seconds: float) -> threading.Thread | N
     with _lock:
         if _started is None or not _started.is_alive():
             collector = Collector(full_seconds=full_seconds)
+            _stopping.clear()
 
             def run() -> None:
-                while True:
-                    time.sleep(freeze_seconds)
+                while not _stopping.wait(freeze_seconds):
                     collector.step()
 
             _started = threading.Thread(target=run, name="gc-freezer", daemon=True)
             _started.start()
     return _started
+
+
+def stop() -> None:
+    """End this process's Collector thread, if one runs (what it froze stays frozen)."""
+    with _lock:
+        if _started is not None:
+            _stopping.set()
+            _started.join()

@@ -65,9 +65,18 @@ def test_a_survivor_is_frozen_out_of_collections_until_the_full_collection_frees
     assert gone() is None
 
 
-def test_the_collector_runs_in_server_processes_and_can_be_turned_off(settings):
+def test_the_collector_runs_in_server_processes_and_can_be_stopped_and_turned_off(settings):
     import contactcentre.asgi  # noqa: F401 - starts it, as every server process does
 
     assert settings.GC_FREEZE_SECONDS > 0
-    assert collector._started is not None and collector._started.is_alive()
+    running = collector.start(
+        freeze_seconds=settings.GC_FREEZE_SECONDS, full_seconds=settings.GC_FULL_SECONDS
+    )
+    assert running is not None and running.is_alive()
+
+    collector.stop()
+    assert not running.is_alive()
     assert collector.start(freeze_seconds=0, full_seconds=900) is None
+
+    again = collector.start(freeze_seconds=settings.GC_FREEZE_SECONDS, full_seconds=settings.GC_FULL_SECONDS)
+    assert again is not running and again.is_alive()
