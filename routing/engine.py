@@ -12,6 +12,7 @@ so a slow allocation never holds the caller's locks.
 
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -465,7 +466,7 @@ def chat_open(
     if refusal is not None:
         raise refusal
     if queue.auto_allocate:
-        allocate_queue(queue_id=queue.pk)
+        allocate_after_change(queue_id=queue.pk)
         chat.refresh_from_db()
     return OpenedChat(chat=chat, first_message=message)
 
@@ -804,10 +805,69 @@ def allocate_for_agent(*, agent: Membership | int) -> None:
     )
 
 
+class _Rounds:
+    """The allocation rounds of one queue in this process, shared by every thread that asks for one.
+
+    Asks are numbered. A round notes the last number asked when it starts; once it has committed, every ask
+    up to that number is answered, for the round's statements saw each asker's committed change. A thread
+    asking while another's round runs waits for it, then runs one more round only if none that started after
+    its ask has finished: when many changes arrive together (agents becoming Available at the start of a
+    shift, a wave of customers), one round serves them all instead of each taking its own, and each caller
+    still returns after an allocation that saw its change.
+    """
+
+    def __init__(self) -> None:
+        self.running = threading.Lock()
+        self.counting = threading.Lock()
+        self.asked = 0
+        self.answered = 0
+
+    def ask(self) -> int:
+        with self.counting:
+            self.asked += 1
+            return self.asked
+
+    def allocate(self, queue_id: int) -> list[Chat]:
+        ticket = self.ask()
+        with self.running:
+            if self.answered >= ticket:
+                return []
+            with self.counting:
+                starts_at = self.asked
+            allocated = allocate_queue(queue_id=queue_id)
+            self.answered = starts_at
+        return allocated
+
+
+_rounds: dict[int, _Rounds] = {}
+_rounds_lock = threading.Lock()
+
+
+def _rounds_of(queue_id: int) -> _Rounds:
+    rounds = _rounds.get(queue_id)
+    if rounds is None:
+        with _rounds_lock:
+            rounds = _rounds.setdefault(queue_id, _Rounds())
+    return rounds
+
+
+def allocate_after_change(*, queue_id: int) -> list[Chat]:
+    """Allocate from the queue after a change that may let it (a chat arrived, an agent freed capacity or
+    became Available), in a round shared with the changes this process made meanwhile. Returns the chats
+    this caller's own round allocated (none when another thread's round answered for it).
+
+    Called inside a transaction, the change is not committed yet and no other thread's round would see it:
+    the round runs here, in the caller's transaction.
+    """
+    if connection.in_atomic_block:
+        return allocate_queue(queue_id=queue_id)
+    return _rounds_of(queue_id).allocate(queue_id)
+
+
 def allocate_queues(*, queue_ids: Iterable[int]) -> int:
     allocated = 0
     for queue_id in list(queue_ids):
-        allocated += len(allocate_queue(queue_id=queue_id))
+        allocated += len(allocate_after_change(queue_id=queue_id))
     return allocated
 
 

@@ -160,10 +160,12 @@ COALESCE_SECONDS = 0.5
 class Publisher:
     """One task per event loop that sends the frames handed to it, in the order they were handed over.
 
-    Queue places are computed when the publisher gets to them, once for every change handed over
-    meanwhile: a burst of allocations from one queue costs one read of its first customers, not one each.
     A queue's or a wallboard's frame goes out at once if none went to that group in the last
-    COALESCE_SECONDS, else once at the end of that interval for all that came meanwhile.
+    COALESCE_SECONDS, else once at the end of that interval for all that came meanwhile. Queue places are
+    told the same way: a queue's first customers hear their places at once after a change if they did not in
+    the last COALESCE_SECONDS, else once at the end of that interval, read when they are sent; a burst of
+    allocations from one queue costs one read of its first customers and one frame to each per interval,
+    not one per allocation.
     """
 
     def __init__(self) -> None:
@@ -173,13 +175,32 @@ class Publisher:
         self.loop = asyncio.get_running_loop()
         self.last_sent: dict[str, float] = {}
         self.held: dict[tuple[str, str], dict] = {}
+        self.places_told: dict[int, float] = {}
+        self.places_held: set[int] = set()
         self.task = self.loop.create_task(self._run(), context=contextvars.Context())
 
     def hand_over(self, frames: list[tuple[str, dict]], position_queues: set[int]) -> None:
         frames = [(group, frame) for group, frame in frames if not self._held_back(group, frame)]
         if frames:
             self.pending.append(frames)
-        self.position_queues |= position_queues
+        for queue_id in position_queues:
+            self._want_places(queue_id)
+        self.wake.set()
+
+    def _want_places(self, queue_id: int) -> None:
+        if queue_id in self.places_held:
+            return
+        now = self.loop.time()
+        due = self.places_told.get(queue_id, -COALESCE_SECONDS) + COALESCE_SECONDS
+        if now >= due:
+            self.position_queues.add(queue_id)
+            return
+        self.places_held.add(queue_id)
+        self.loop.call_later(due - now, self._release_places, queue_id)
+
+    def _release_places(self, queue_id: int) -> None:
+        self.places_held.discard(queue_id)
+        self.position_queues.add(queue_id)
         self.wake.set()
 
     def _held_back(self, group: str, frame: dict) -> bool:
@@ -212,6 +233,9 @@ class Publisher:
             if self.position_queues:
                 queue_ids = sorted(self.position_queues)
                 self.position_queues.clear()
+                now = self.loop.time()
+                for queue_id in queue_ids:
+                    self.places_told[queue_id] = now
                 try:
                     frames = await in_database(queue_positions)(queue_ids)
                 except Exception:

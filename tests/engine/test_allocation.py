@@ -1,5 +1,7 @@
 import datetime as dt
+import threading
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -195,3 +197,70 @@ def test_the_sweep_visits_a_queue_once_however_many_chats_wait_in_it(db, company
     factories.ChatFactory.create_batch(20, queue=auto_queue)
 
     assert _sweep_queries(engine.sweep_allocation) == few
+
+
+def test_changes_made_while_a_round_runs_share_the_next_round(monkeypatch):
+    """Three threads ask for allocation from one queue: the first one's round is running when the other two
+    ask; once it ends, one more round runs for both of them, and both return after it."""
+    rounds = engine._Rounds()
+    first_round_running = threading.Event()
+    let_first_round_end = threading.Event()
+    both_asked = threading.Semaphore(0)
+    runs: list[str] = []
+
+    def allocate_queue(*, queue_id):
+        runs.append(threading.current_thread().name)
+        if len(runs) == 1:
+            first_round_running.set()
+            let_first_round_end.wait(timeout=30)
+        return [f"chat of round {len(runs)}"]
+
+    monkeypatch.setattr(engine, "allocate_queue", allocate_queue)
+    original_ask = rounds.ask
+
+    def ask():
+        ticket = original_ask()
+        if ticket > 1:
+            both_asked.release()
+        return ticket
+
+    rounds.ask = ask
+    returned: dict[str, list] = {}
+
+    def caller(name):
+        returned[name] = rounds.allocate(7)
+
+    first = threading.Thread(target=caller, args=("first",), name="first")
+    first.start()
+    assert first_round_running.wait(timeout=30)
+    others = [threading.Thread(target=caller, args=(name,), name=name) for name in ("second", "third")]
+    for thread in others:
+        thread.start()
+    assert both_asked.acquire(timeout=30) and both_asked.acquire(timeout=30)
+    let_first_round_end.set()
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+
+    assert len(runs) == 2
+    assert runs[0] == "first"
+    assert returned["first"] == ["chat of round 1"]
+    # One of the two ran the second round for both; the other found its ask answered.
+    assert sorted(map(tuple, (returned["second"], returned["third"]))) == [(), ("chat of round 2",)]
+
+
+def test_a_round_that_fails_leaves_the_next_asker_to_run_its_own(monkeypatch):
+    rounds = engine._Rounds()
+    calls: list[int] = []
+
+    def allocate_queue(*, queue_id):
+        calls.append(queue_id)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return ["chat"]
+
+    monkeypatch.setattr(engine, "allocate_queue", allocate_queue)
+
+    with pytest.raises(RuntimeError):
+        rounds.allocate(7)
+    assert rounds.allocate(7) == ["chat"]
+    assert calls == [7, 7]

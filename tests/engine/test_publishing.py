@@ -113,3 +113,30 @@ async def test_a_burst_of_changes_to_a_queue_is_told_to_its_agents_once_at_once_
     assert first_at - started < 0.3 <= last_at - started
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(agents_of_queue.next_frame("queue"), timeout=0.6)
+
+
+async def test_a_burst_of_changes_to_a_queue_tells_its_waiting_customers_their_places_at_once_and_once_after(
+    monkeypatch,
+):
+    monkeypatch.setattr(events, "COALESCE_SECONDS", 0.3)
+    queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
+    agent = await database_sync_to_async(factories.MembershipFactory)(company=queue.company)
+    # Written directly: opening them through the engine would tell places too.
+    chats = [await database_sync_to_async(factories.ChatFactory)(queue=queue) for _ in range(5)]
+    last = await Listener().join(events.chat_group(chats[4].pk))
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    for chat in chats[:3]:
+        await database_sync_to_async(engine.chat_take)(agent=agent, chat_id=chat.pk)
+
+    first = await last.next_frame("state")
+    first_at = loop.time()
+    final = await last.next_frame("state")
+    final_at = loop.time()
+    # The first place is read when the first take is told; the one after the interval, after all three.
+    assert first["position"] in (2, 3, 4)
+    assert final == {"type": "state", "state": "queued", "position": 2}
+    assert first_at - started < 0.3 <= final_at - started
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(last.next_frame("state"), timeout=0.6)

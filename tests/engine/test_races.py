@@ -176,3 +176,35 @@ def test_a_logout_racing_a_take_leaves_the_agent_unavailable_and_holding_nothing
         assert agent.presence == "unavailable"
         assert not Chat.objects.filter(agent=agent).exclude(state="closed").exists()
         assert Chat.objects.get(pk=chat.pk).state == "queued"
+
+
+def test_agents_becoming_available_together_each_return_holding_a_full_inbox(audit):
+    """Changes made together share allocation rounds; still, each call returns only after a round that saw
+    its own change, so no agent is left with room while chats wait."""
+    capacity = 3
+    company = factories.CompanyFactory(default_max_chats_per_agent=capacity)
+    queue = factories.WebchatQueueFactory(company=company, auto_allocate=True)
+    agents = [factories.MembershipFactory(company=company, presence="break") for _ in range(16)]
+    now = timezone.now()
+    Chat.objects.bulk_create(
+        Chat(company=company, queue=queue, created_at=now, queued_at=now, customer_name=f"c{i}")
+        for i in range(100)
+    )
+    held_on_return: dict[int, int] = {}
+
+    def available(agent):
+        def work():
+            engine.agent_set_presence(agent=agent, presence="available")
+            held_on_return[agent.pk] = Chat.objects.filter(agent=agent, state="inbox").count()
+
+        return work
+
+    assert run_together([available(agent) for agent in agents]) == []
+
+    assert held_on_return == {agent.pk: capacity for agent in agents}
+    assert Chat.objects.filter(queue=queue, state="queued").count() == 100 - 16 * capacity
+    assert sql("SELECT coalesce(max(held_after), 0) FROM chat_holder_audit")[0][0] == capacity
+    assert sql(
+        "SELECT count(*) FROM (SELECT chat_id FROM chat_holder_audit WHERE new_state = 'inbox' "
+        "GROUP BY chat_id HAVING count(*) > 1) x"
+    ) == [(0,)]
