@@ -131,3 +131,18 @@ def write_json(path: Path, data: dict) -> None:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine_speed(samples: int = 7) -> dict:
+    """How long a fixed piece of pure-Python work takes on this process's core, now (ms: median and
+    slowest of a few). Figures taken minutes apart are comparable only if the machine ran at the same speed:
+    on a shared virtual machine the same work can take twice as long from one minute to the next."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"median_ms": round(times[len(times) // 2], 1), "slowest_ms": round(times[-1], 1)}

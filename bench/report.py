@@ -392,6 +392,17 @@ def markdown(results: dict) -> str:
     for key, render in sections:
         if key in scenarios:
             lines += render(scenarios[key]) + [""]
+    speeds = [
+        f"{key.replace('_', ' ')} {speed['before']['median_ms']:.0f} → {speed['after']['median_ms']:.0f}"
+        for key, result in scenarios.items()
+        if (speed := result.get("machine_speed"))
+    ]
+    if speeds:
+        lines += [
+            "Machine speed probe, before → after each scenario (ms for the same pure-Python loop on the"
+            " load generator's core; lower is faster): " + ", ".join(speeds) + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from bench.common import (
     SERVER_CORE,
     deployment_env,
     log,
+    machine_speed,
     new_secret_key,
     raise_open_files,
     write_json,
@@ -63,6 +64,7 @@ PROFILES = {
         "s3_churn_rate": 25,
         "s3_churn_seconds": 30,
         "s3_http_concurrency": 4,
+        "s3_burst_concurrency": 32,
         # A comparison deployment here with parallel database calls opened 98 connections to the shared
         # PostgreSQL (max 100): run it only with --set, on a machine of one's own.
         "s3_compare": [],
@@ -92,6 +94,7 @@ PROFILES = {
         "s3_churn_rate": 10,
         "s3_churn_seconds": 8,
         "s3_http_concurrency": 4,
+        "s3_burst_concurrency": 16,
         "s3_compare": [],
         "s4_inbox": 50,
         "s4_waiting": 2000,
@@ -525,10 +528,16 @@ def _allocation_once(ctx, cfg: dict, s3: SimpleNamespace, deployment_options: di
         "churn_rate": cfg["s3_churn_rate"],
         "churn_seconds": cfg["s3_churn_seconds"],
         "http_concurrency": cfg["s3_http_concurrency"],
+        "burst_http_concurrency": cfg["s3_burst_concurrency"],
     }
     options = {"tag": "s3", **deployment_options}
     with Deployment(ctx, **options) as deployment:
-        run = AllocationRun(deployment.ports[0], s3.agents, concurrency=cfg["s3_http_concurrency"])
+        run = AllocationRun(
+            deployment.ports[0],
+            s3.agents,
+            concurrency=cfg["s3_http_concurrency"],
+            burst_concurrency=cfg["s3_burst_concurrency"],
+        )
 
         async def sample_backends(stop: asyncio.Event) -> None:
             while not stop.is_set():
@@ -775,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
         if key not in which:
             continue
         name, function = SCENARIOS[key]
-        log(f"scenario {key} ({name}) starts")
+        speed_before = machine_speed()
+        log(f"scenario {key} ({name}) starts; machine speed probe {speed_before}")
         scenario_started = time.time()
         try:
             result = function(ctx, cfg)
@@ -784,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
             result = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
             log(f"scenario {key} failed: {error}")
         result["seconds"] = round(time.time() - scenario_started, 1)
+        result["machine_speed"] = {"before": speed_before, "after": machine_speed()}
         results["scenarios"][name] = result
         write_json(path, results)
         procs.stop_all()

@@ -1,8 +1,10 @@
 """Scenario 3: allocation from a backlog to agents with capacity, through the deployment.
 
 Agents on a break hold agent sockets (to hear their bells) while a backlog waits in an auto-allocating
-queue. Burst: every agent sets themselves Available through the inbox (POST /inbox/presence/); the engine
-allocates after each change and the Celery sweep runs as in production, until every agent is at capacity.
+queue. Burst: every agent sets themselves Available through the inbox (POST /inbox/presence/), as many at
+a time as the burst's connections (each agent's browser has its own; the server's database pool holds 20);
+the engine allocates after each change and the Celery sweep runs as in production, until every agent is at
+capacity.
 Churn: agents then finish chats at a fixed, open-loop rate (activate, end, complete wrap-up: three inbox
 requests); each completion frees capacity that the engine fills from the backlog. After the run, SQL over
 the company's chats counts double allocations and capacity breaches, and measures, per freed slot, the time
@@ -33,17 +35,19 @@ class AgentState:
 
 
 class AllocationRun:
-    def __init__(self, port: int, agents: list[Agent], *, concurrency: int):
+    def __init__(self, port: int, agents: list[Agent], *, concurrency: int, burst_concurrency: int):
         self.port = port
         self.agents = [AgentState(i, agent) for i, agent in enumerate(agents)]
         self.by_key = {state.index: state for state in self.agents}
         self.concurrency = concurrency
+        self.burst_concurrency = burst_concurrency
         self.bells: list[tuple[str, int, float]] = []  # chat id, agent index, wall-clock time
         self.bell_count = 0
         self.refill = Hist()
         self.http = {"presence": Hist(), "activate": Hist(), "end": Hist(), "complete": Hist()}
         self.http_errors: dict[str, int] = {}
         self.clients: asyncio.Queue[HttpClient] = asyncio.Queue()
+        self.burst_clients: asyncio.Queue[HttpClient] = asyncio.Queue()
         self.backend_samples: list[int] = []
         self.abort_reason = ""
 
@@ -76,11 +80,16 @@ class AllocationRun:
         await connect_all([lambda s=s: agent_socket(s) for s in self.agents], concurrency=32, stats=stats)
         for _ in range(self.concurrency):
             self.clients.put_nowait(HttpClient(self.port))
+        for _ in range(self.burst_concurrency):
+            self.burst_clients.put_nowait(HttpClient(self.port))
         await asyncio.sleep(1.5)
         return stats.summary()
 
-    async def post(self, kind: str, state: AgentState, path: str, body: str = "") -> bool:
-        client = await self.clients.get()
+    async def post(
+        self, kind: str, state: AgentState, path: str, body: str = "", clients: asyncio.Queue | None = None
+    ) -> bool:
+        clients = self.clients if clients is None else clients
+        client = await clients.get()
         started = now()
         try:
             response = await client.request(
@@ -99,7 +108,7 @@ class AllocationRun:
             self.http_errors[key] = self.http_errors.get(key, 0) + 1
             return False
         finally:
-            self.clients.put_nowait(client)
+            clients.put_nowait(client)
         self.http[kind].record(now() - started)
         if response.status >= 300:
             key = f"{kind}:{response.status}"
@@ -111,15 +120,21 @@ class AllocationRun:
         started_wall = time.time()
         started = now()
         await asyncio.gather(
-            *(self.post("presence", s, "/inbox/presence/", "presence=available") for s in self.agents)
+            *(
+                self.post("presence", s, "/inbox/presence/", "presence=available", self.burst_clients)
+                for s in self.agents
+            )
         )
         requests_done = now() - started
+        while not self.burst_clients.empty():
+            await self.burst_clients.get_nowait().close()
         deadline = now() + timeout
         while self.bell_count < expected and now() < deadline:
             await asyncio.sleep(0.05)
         heard = now() - started
         return {
             "started_wall": started_wall,
+            "http_concurrency": self.burst_concurrency,
             "requests_seconds": round(requests_done, 3),
             "bells": self.bell_count,
             "expected": expected,
