@@ -11,7 +11,7 @@ import logging
 import os
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -173,10 +173,8 @@ class Publisher:
         self.position_queues: set[int] = set()
         self.wake = asyncio.Event()
         self.loop = asyncio.get_running_loop()
-        self.last_sent: dict[str, float] = {}
-        self.held: dict[tuple[str, str], dict] = {}
-        self.places_told: dict[int, float] = {}
-        self.places_held: set[int] = set()
+        self.last_sent: dict[object, float] = {}
+        self.waiting: set[object] = set()
         self.task = self.loop.create_task(self._run(), context=contextvars.Context())
 
     def hand_over(self, frames: list[tuple[str, dict]], position_queues: set[int]) -> None:
@@ -184,44 +182,35 @@ class Publisher:
         if frames:
             self.pending.append(frames)
         for queue_id in position_queues:
-            self._want_places(queue_id)
-        self.wake.set()
-
-    def _want_places(self, queue_id: int) -> None:
-        if queue_id in self.places_held:
-            return
-        now = self.loop.time()
-        due = self.places_told.get(queue_id, -COALESCE_SECONDS) + COALESCE_SECONDS
-        if now >= due:
-            self.position_queues.add(queue_id)
-            return
-        self.places_held.add(queue_id)
-        self.loop.call_later(due - now, self._release_places, queue_id)
-
-    def _release_places(self, queue_id: int) -> None:
-        self.places_held.discard(queue_id)
-        self.position_queues.add(queue_id)
+            places = ("places", queue_id)
+            if not self._hold(places, places, lambda queue_id=queue_id: self.position_queues.add(queue_id)):
+                self.position_queues.add(queue_id)
         self.wake.set()
 
     def _held_back(self, group: str, frame: dict) -> bool:
         if not group.startswith(COALESCED_GROUPS):
             return False
-        key = _frame_key(group, frame)
-        if key in self.held:
+        return self._hold(group, _frame_key(group, frame), lambda: self.pending.append([(group, frame)]))
+
+    def _hold(self, interval: object, key: object, release: Callable[[], None]) -> bool:
+        """Whether news for `interval` (a group, a queue's places) must wait: it goes at once if none went in
+        the last COALESCE_SECONDS; else it is held, once per `key`, until that interval ends, when `release`
+        hands it over."""
+        if key in self.waiting:
             return True
         now = self.loop.time()
-        due = self.last_sent.get(group, -COALESCE_SECONDS) + COALESCE_SECONDS
+        due = self.last_sent.get(interval, -COALESCE_SECONDS) + COALESCE_SECONDS
         if now >= due:
-            self.last_sent[group] = now
+            self.last_sent[interval] = now
             return False
-        self.held[key] = frame
-        self.loop.call_later(due - now, self._release, key)
+        self.waiting.add(key)
+        self.loop.call_later(due - now, self._release, interval, key, release)
         return True
 
-    def _release(self, key: tuple[str, str]) -> None:
-        group, _ = key
-        self.last_sent[group] = self.loop.time()
-        self.pending.append([(group, self.held.pop(key))])
+    def _release(self, interval: object, key: object, release: Callable[[], None]) -> None:
+        self.waiting.discard(key)
+        self.last_sent[interval] = self.loop.time()
+        release()
         self.wake.set()
 
     async def _run(self) -> None:
@@ -233,9 +222,6 @@ class Publisher:
             if self.position_queues:
                 queue_ids = sorted(self.position_queues)
                 self.position_queues.clear()
-                now = self.loop.time()
-                for queue_id in queue_ids:
-                    self.places_told[queue_id] = now
                 try:
                     frames = await in_database(queue_positions)(queue_ids)
                 except Exception:
