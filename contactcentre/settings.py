@@ -161,18 +161,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 JOB_INTERVAL_SECONDS = env_int("JOB_INTERVAL_SECONDS", 2)
+# One task a tick runs every job (routing/tasks.py): a task per job cost the worker and beat several times
+# what the jobs cost.
 CELERY_BEAT_SCHEDULE = {
-    "expire-wrapups": {"task": "routing.tasks.expire_wrapups", "schedule": JOB_INTERVAL_SECONDS},
-    "flag-reply-alerts": {"task": "routing.tasks.flag_reply_alerts", "schedule": JOB_INTERVAL_SECONDS},
-    "expire-call-offers": {"task": "routing.tasks.expire_call_offers", "schedule": JOB_INTERVAL_SECONDS},
-    "expire-call-wrapups": {"task": "routing.tasks.expire_call_wrapups", "schedule": JOB_INTERVAL_SECONDS},
-    "sweep-allocation": {"task": "routing.tasks.sweep_allocation", "schedule": JOB_INTERVAL_SECONDS * 2},
-    "sweep-calls": {"task": "routing.tasks.sweep_calls", "schedule": JOB_INTERVAL_SECONDS * 2},
-    "expire-lost-connections": {
-        "task": "routing.tasks.expire_lost_connections",
-        "schedule": JOB_INTERVAL_SECONDS * 2,
-    },
+    "periodic-jobs": {"task": "routing.tasks.run_periodic_jobs", "schedule": JOB_INTERVAL_SECONDS},
 }
+
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
