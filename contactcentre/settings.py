@@ -167,7 +167,6 @@ CELERY_BEAT_SCHEDULE = {
     "periodic-jobs": {"task": "routing.tasks.run_periodic_jobs", "schedule": JOB_INTERVAL_SECONDS},
 }
 
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -199,7 +199,6 @@ class _Statements:
 
     def __init__(self, db) -> None:
         quote = db.ops.quote_name
-        self.vendor = db.vendor
         chat_table, message_table = quote(Chat._meta.db_table), quote(Message._meta.db_table)
         chat_pk, chat_company = self._columns(db, Chat, "id", "company")
         lock = db.ops.for_update_sql(no_key=True) if db.features.has_select_for_update else ""
@@ -229,8 +228,7 @@ class _Statements:
         if self.returning:
             self.insert += f" RETURNING {message_pk}"
         self.chat_update_fields = [Chat._meta.get_field(name) for name in MESSAGE_CHAT_UPDATE_FIELDS]
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in self.chat_update_fields)
-        self.update_chat = f"UPDATE {chat_table} SET {assignments} WHERE {chat_pk} = %s"
+        self.update_chat = _update_sql(db, Chat, self.chat_update_fields)
         # On PostgreSQL the message's row and its chat's counters go in one statement: one round trip less.
         self.insert_and_update = (
             f"WITH inserted AS ({self.insert}) {self.update_chat} "
@@ -247,11 +245,14 @@ class _Statements:
 _statements: dict[str, _Statements] = {}
 
 
-def _prepared(db) -> _Statements:
+def _prepared():
+    """The default database's connection (looked up once per call: each lookup goes through a thread-local)
+    and its message statements."""
+    db = connections[DEFAULT_DB_ALIAS]
     statements = _statements.get(db.alias)
-    if statements is None or statements.vendor != db.vendor:
+    if statements is None:
         statements = _statements[db.alias] = _Statements(db)
-    return statements
+    return db, statements
 
 
 def _chat_pk(chat_id, db=connection):
@@ -264,8 +265,7 @@ def _chat_pk(chat_id, db=connection):
 
 def _lock_chat_for_message(chat_id, *, company_id: int | None = None) -> Chat:
     """The chat's MESSAGE_CHAT_FIELDS, its row locked; the other fields are deferred."""
-    db = connections[DEFAULT_DB_ALIAS]
-    statements = _prepared(db)
+    db, statements = _prepared()
     with db.cursor() as cursor:
         if company_id is None:
             cursor.execute(statements.lock, [_chat_pk(chat_id, db)])
@@ -290,8 +290,7 @@ MESSAGE_CHAT_UPDATE_FIELDS = ("last_seq", "customer_waiting_since", "reply_overd
 def _insert_message(message: Message, chat: Chat) -> None:
     """INSERT the message and write back what storing it changed of its chat (locked by
     `_lock_chat_for_message`), and set the message's primary key, as `save()` would."""
-    db = connections[DEFAULT_DB_ALIAS]
-    statements = _prepared(db)
+    db, statements = _prepared()
     values = [
         field.get_db_prep_save(field.pre_save(message, True), db) for field in statements.message_fields
     ]
@@ -311,17 +310,21 @@ def _insert_message(message: Message, chat: Chat) -> None:
     message._state.db = db.alias
 
 
+def _update_sql(db, model, fields) -> str:
+    """UPDATE of these fields of one row, by primary key; the values, then the key, as parameters."""
+    quote = db.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+
+
 def _update(model, pk, values: dict) -> None:
     """UPDATE these columns of one row, without building the statement through the ORM."""
     meta = model._meta
     fields = [meta.get_field(name) for name in values]
-    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} "
-            f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s",
-            [*params, meta.pk.get_db_prep_value(pk, connection)],
+            _update_sql(connection, model, fields), [*params, meta.pk.get_db_prep_value(pk, connection)]
         )
 
 
@@ -648,9 +651,9 @@ def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Messag
 
 
 def _existing_message(chat_id, client_id: str) -> Message | None:
-    db = connections[DEFAULT_DB_ALIAS]
+    db, statements = _prepared()
     with db.cursor() as cursor:
-        cursor.execute(_prepared(db).existing, [_chat_pk(chat_id, db), client_id])
+        cursor.execute(statements.existing, [_chat_pk(chat_id, db), client_id])
         row = cursor.fetchone()
     return Message.objects.get(pk=row[0]) if row else None
 

@@ -1,6 +1,7 @@
 import threading
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
@@ -37,7 +38,7 @@ def close_in_every_database_thread() -> None:
     refuses the check that comes before closing: its connection stays with the thread. One task per thread,
     held at a barrier until every thread has one, closes each thread's own.
     """
-    size = database._threads._max_workers
+    size = settings.DATABASE_THREADS
     everyone_here = threading.Barrier(size)
 
     def close_here() -> None:
