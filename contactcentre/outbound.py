@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 3.0
 MAX_RESPONSE_BYTES = 64 * 1024
+MAX_ADDRESSES = 3  # tried in turn when one does not take the connection
 
 # NAT64 translates these to the IPv4 address in their last 32 bits (RFC 6052); the local-use prefix
 # (RFC 8215) translates within the operator's own network.
@@ -156,12 +157,13 @@ class Response:
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
     """POST body to url, checked and resolved here; raises Refused or Failed.
 
-    Each checked address is tried in turn until one takes the connection; nothing is sent twice.
+    The checked addresses are tried in turn (the first MAX_ADDRESSES of them) until one takes the
+    connection; nothing is sent twice.
     """
     target = destination(url)
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
     failure: Exception | None = None
-    for address in target.addresses:
+    for address in target.addresses[:MAX_ADDRESSES]:
         if target.scheme == "https":
             # Connect to the checked address; the name still goes in SNI and is what the certificate
             # must prove.
@@ -182,7 +184,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
                     assert_same_host=False,
                     preload_content=False,
                 )
-            except urllib3.exceptions.NewConnectionError as error:
+            except urllib3.exceptions.ConnectTimeoutError as error:  # refused or timed out: nothing sent
                 failure = error
                 continue
             except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -306,19 +308,30 @@ class Lanes:
 
     def _run(self, work: _Work) -> bool:
         """Run one attempt; whether to try again."""
+        about = {"lane": self.name, "tenant": str(work.tenant), "attempt": work.attempt}
         try:
             work.run()
         except TryLater as reason:
             if work.attempt < self.attempts:
                 logger.warning(
-                    "%s for %s attempt %d failed: %s", work.what, work.tenant, work.attempt, reason
+                    "%s for %s attempt %d failed: %s",
+                    work.what,
+                    work.tenant,
+                    work.attempt,
+                    reason,
+                    extra=about,
                 )
                 return True
             logger.error(
-                "%s for %s not delivered after %d attempts: %s", work.what, work.tenant, work.attempt, reason
+                "%s for %s not delivered after %d attempts: %s",
+                work.what,
+                work.tenant,
+                work.attempt,
+                reason,
+                extra=about,
             )
         except Exception:
-            logger.exception("%s for %s failed", work.what, work.tenant)
+            logger.exception("%s for %s failed", work.what, work.tenant, extra=about)
         return False
 
     def _start_timer(self) -> None:

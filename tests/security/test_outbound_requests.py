@@ -242,6 +242,18 @@ def test_the_request_goes_to_the_address_that_was_checked_not_to_a_second_answer
         other.stop()
 
 
+def test_when_the_first_checked_address_refuses_the_connection_the_next_one_is_used(
+    settings, monkeypatch, endpoint
+):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+    resolve_as(monkeypatch, {"pbx.lab": ["127.0.0.3", "127.0.0.1"]})  # nothing listens on 127.0.0.3
+
+    response = outbound.post(f"http://pbx.lab:{endpoint.port}/commands", body=b"{}", headers={})
+
+    assert response.status == 200
+    assert len(endpoint.requests) == 1
+
+
 def test_a_redirect_is_not_followed_even_to_an_address_a_lab_allows(settings, caplog):
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
     target = Endpoint()
