@@ -281,10 +281,16 @@ class Lanes:
     def _enqueue(self, lane: _Lane, work: _Work) -> None:
         lane.waiting.append(work)
         if lane.running < self.concurrency:
-            lane.running += 1
-            threading.Thread(
+            worker = threading.Thread(
                 target=self._work_through, args=(work.tenant,), name=f"{self.name}-{work.tenant}", daemon=True
-            ).start()
+            )
+            try:
+                worker.start()
+            except RuntimeError:
+                # Out of threads: the work waits in its lane for the next worker rather than fail the caller.
+                logger.exception("%s: no thread for %s", self.name, work.tenant)
+                return
+            lane.running += 1
 
     def _work_through(self, tenant: Hashable) -> None:
         while True:
