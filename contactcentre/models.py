@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from contactcentre.outbound import validate_outbound_url
+
 
 def new_telephony_secret() -> str:
     return secrets.token_urlsafe(32)
@@ -31,7 +33,10 @@ class Company(models.Model):
         help_text="Shared secret that signs telephony events (HMAC-SHA256) in both directions.",
     )
     telephony_url = models.URLField(
-        blank=True, help_text="Where call offers are sent. Blank: offers are shown in the agent UI only."
+        blank=True,
+        validators=[validate_outbound_url],
+        help_text="Where call offers are sent: an https address of a public host. "
+        "Blank: offers are shown in the agent UI only.",
     )
     channel_priority = models.CharField(
         max_length=20, choices=ChannelPriority.choices, default=ChannelPriority.VOICE_FIRST

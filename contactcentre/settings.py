@@ -204,6 +204,11 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # WebSockets one client address may hold open in one server process (contactcentre.connection_limits).
 WEBSOCKET_MAX_PER_IP = env_int("WEBSOCKET_MAX_PER_IP", 200)
 
+# Requests to addresses a company configures (its telephony URL) go only to public https hosts
+# (contactcentre/outbound.py). On: loopback and private addresses, and plain http to them, are allowed too;
+# for labs and tests only, never in production.
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env_bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
+
 # Webchat limits.
 WEBCHAT_MAX_MESSAGE_CHARS = env_int("WEBCHAT_MAX_MESSAGE_CHARS", 4000)
 WEBCHAT_MAX_NAME_CHARS = 80

@@ -1643,7 +1643,9 @@ def _offer_call(call_id: int, company_id: int) -> Call | None:
         call.save()
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
-        transaction.on_commit(lambda: telephony.send_offer(call_id=call.pk))
+        transaction.on_commit(
+            lambda: telephony.send_offer(company_id=company_id, call_id=call.pk, agent_id=agent.pk)
+        )
     logger.info(
         "call %s offered to agent %s",
         call.pk,
