@@ -198,6 +198,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "contactcentre.sign_in_limits.client_ip"
 AXES_LOCKOUT_CALLABLE = "contactcentre.sign_in_limits.lockout_response"
+# The attempts span every company: not in the admin, whose pages are each company's. Operators read and
+# clear them with `manage.py axes_list_attempts` and `axes_reset_username`.
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
