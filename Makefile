@@ -39,7 +39,7 @@ demo: migrate
 
 run: demo
 	@$(PY) manage.py run_banner --host $(HOST) --port $(PORT)
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) contactcentre.asgi:application
+	$(VENV)/bin/daphne --no-server-name -b $(HOST) -p $(PORT) contactcentre.asgi:application
 
 services:
 	@bash scripts/ensure_services.sh

@@ -6,10 +6,12 @@ PostgreSQL; REDIS_URL selects the Redis channel layer, Redis-backed rate limits 
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import redis.exceptions
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "channels",
     "django_htmx",
     "template_partials",
@@ -66,6 +70,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so that it sees the refusal of a locked-out sign-in and answers with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contactcentre.urls"
@@ -169,8 +177,30 @@ CELERY_BEAT_SCHEDULE = {
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Signing in (the inbox's and the admin's) is throttled by django-axes (contactcentre/sign_in_limits.py):
+# after LOGIN_FAILURE_LIMIT failures within the cool-off, the account, and separately the address, is
+# refused until LOGIN_COOLOFF_MINUTES have passed since its last failure. Axes checks first; Django's own
+# backend then checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "contactcentre.sign_in_limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "contactcentre.sign_in_limits.lockout_response"
+# The attempts span every company: not in the admin, whose pages are each company's. Operators read and
+# clear them with `manage.py axes_list_attempts` and `axes_reset_username`.
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
@@ -198,6 +228,59 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Behind a proxy that terminates TLS, the request reached the product as plain HTTP: the proxy says which
+# scheme the client used in a header (TRUSTED_PROXY_SCHEME_HEADER, e.g. X-Forwarded-Proto), believed only
+# when configured, since a client could send it too where no proxy overwrites it.
+TRUSTED_PROXY_SCHEME_HEADER = os.environ.get("TRUSTED_PROXY_SCHEME_HEADER", "").strip()
+if TRUSTED_PROXY_SCHEME_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + TRUSTED_PROXY_SCHEME_HEADER.upper().replace("-", "_"), "https")
+# Plain HTTP is redirected to HTTPS in production behind a TLS proxy; the health check stays reachable
+# over plain HTTP, where load balancers probe it.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG and bool(TRUSTED_PROXY_SCHEME_HEADER))
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Sent on HTTPS responses only: browsers then refuse plain HTTP to this host for that long.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+
+# Content-Security-Policy (django-csp) on every page that does not set its own: scripts from the product's
+# own files (an inline script would need the request's nonce, `request.csp_nonce`), styles from its own
+# style sheets, no plugins, no framing, no <base>, forms posted to the product only. The widget's page sets
+# its own policy, per queue (webchat/widget_views.py), which this leaves alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Powerful browser features the product never uses are off for its pages and anything they frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in [
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    ]
+}
 
 # Proxies in front of the product that append to X-Forwarded-For; 0: use the connection's address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -237,7 +320,13 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # Axes masks the account and the address in its lines and notes each clean-up: the product logs
+        # every sign-in, failure and lockout itself (contactcentre.sign_in_limits).
+        "axes": {"level": "WARNING"},
+    },
 }
 # Celery workers and beat log through the same configuration instead of installing their own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

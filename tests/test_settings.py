@@ -27,6 +27,14 @@ print(json.dumps({
     "celery_broker": settings.CELERY_BROKER_URL,
     "celery_beat_schedule": settings.CELERY_BEAT_SCHEDULE,
     "debug": settings.DEBUG,
+    "proxy_ssl_header": getattr(settings, "SECURE_PROXY_SSL_HEADER", None),
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "ssl_redirect_exempt": settings.SECURE_REDIRECT_EXEMPT,
+    "hsts_seconds": settings.SECURE_HSTS_SECONDS,
+    "hsts_include_subdomains": settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "password_validators": [each["NAME"].rsplit(".", 1)[1] for each in settings.AUTH_PASSWORD_VALIDATORS],
+    "login_failure_limit": settings.AXES_FAILURE_LIMIT,
+    "login_cooloff_seconds": settings.AXES_COOLOFF_TIME.total_seconds(),
 }, default=repr))
 """
 
@@ -104,3 +112,49 @@ def test_it_refuses_to_start_with_debug_off_and_the_default_secret(environment):
 
 def test_it_starts_with_debug_off_and_a_secret_of_its_own():
     assert settings_with(DEBUG="0", SECRET_KEY=PRODUCTION["SECRET_KEY"])["debug"] is False
+
+
+def test_without_a_proxy_scheme_header_configured_no_header_makes_a_request_https():
+    settings = settings_with(**PRODUCTION)
+
+    assert settings["proxy_ssl_header"] is None
+    assert settings["ssl_redirect"] is False
+
+
+def test_behind_a_tls_proxy_its_scheme_header_is_believed_and_plain_http_is_redirected():
+    settings = settings_with(**PRODUCTION, TRUSTED_PROXY_SCHEME_HEADER="X-Forwarded-Proto")
+
+    assert settings["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert settings["ssl_redirect"] is True
+    # Load balancers probe the health check over plain HTTP.
+    assert settings["ssl_redirect_exempt"] == ["^healthz$"]
+
+
+def test_the_redirect_to_https_can_be_left_to_the_proxy():
+    settings = settings_with(
+        **PRODUCTION, TRUSTED_PROXY_SCHEME_HEADER="X-Forwarded-Proto", SECURE_SSL_REDIRECT="0"
+    )
+
+    assert settings["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert settings["ssl_redirect"] is False
+
+
+def test_production_asks_browsers_for_https_for_a_year_unless_told_otherwise():
+    assert settings_with(**PRODUCTION)["hsts_seconds"] == 31_536_000
+    assert settings_with()["hsts_seconds"] == 0
+
+    configured = settings_with(**PRODUCTION, SECURE_HSTS_SECONDS="300", SECURE_HSTS_INCLUDE_SUBDOMAINS="1")
+    assert (configured["hsts_seconds"], configured["hsts_include_subdomains"]) == (300, True)
+
+
+def test_passwords_must_be_long_uncommon_and_not_only_digits_in_every_mode():
+    for settings in (settings_with(), settings_with(**PRODUCTION)):
+        assert {"MinimumLengthValidator", "CommonPasswordValidator", "NumericPasswordValidator"} <= set(
+            settings["password_validators"]
+        )
+
+
+def test_the_sign_in_limit_and_cool_off_come_from_the_environment():
+    settings = settings_with(**PRODUCTION, LOGIN_FAILURE_LIMIT="5", LOGIN_COOLOFF_MINUTES="30")
+
+    assert (settings["login_failure_limit"], settings["login_cooloff_seconds"]) == (5, 1800)
