@@ -11,6 +11,7 @@ half-login for the same user in its place.
 """
 
 import io
+import math
 import time
 from base64 import b32encode
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -176,12 +178,12 @@ def verify(user, *, code: str) -> Device:
             allowed, details = device.verify_is_allowed()
             if not allowed:
                 locked_until = (details or {}).get("locked_until") or timezone.now()
-                wait = max(wait or 0, int((locked_until - timezone.now()).total_seconds()) + 1)
+                wait = max(wait or 1, math.ceil((locked_until - timezone.now()).total_seconds()))
                 continue
             if len(token) <= 16 and device.verify_token(token):
                 return device
     if wait is not None:
-        raise CodeRefused(f"Too many wrong codes. Wait {wait} seconds, then try again.")
+        raise CodeRefused(f"Too many wrong codes. Wait {wait} second{pluralize(wait)}, then try again.")
     if totp:
         raise CodeRefused(
             "That code is not right. Enter the newest six-digit code your authenticator app shows."

@@ -17,6 +17,11 @@ def code_now(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}"
 
 
+def wrong_code(device: TOTPDevice) -> str:
+    """Six digits that are not the code the app shows now."""
+    return f"{(int(code_now(device)) + 1) % 10**6:06d}"
+
+
 def log_in_verified(client: Client, user) -> Client:
     """Log the user in as if they had passed their second step (the test client's force_login, then the
     session marked verified by their authenticator): for tests of what a signed-in supervisor or
