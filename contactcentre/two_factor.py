@@ -170,6 +170,8 @@ def verify(user, *, code: str) -> Device:
     token = normalised(code)
     if not token:
         raise CodeRefused("Enter the code.")
+    if not (token.isascii() and token.isalnum() and len(token) <= 16):
+        raise CodeRefused("That is not a code: enter the six digits your app shows, or a recovery code.")
     totp = token.isdigit() and len(token) == 6
     model = TOTPDevice if totp else StaticDevice
     wait = None
@@ -180,7 +182,7 @@ def verify(user, *, code: str) -> Device:
                 locked_until = (details or {}).get("locked_until") or timezone.now()
                 wait = max(wait or 1, math.ceil((locked_until - timezone.now()).total_seconds()))
                 continue
-            if len(token) <= 16 and device.verify_token(token):
+            if device.verify_token(token):
                 return device
     if wait is not None:
         raise CodeRefused(f"Too many wrong codes. Wait {wait} second{pluralize(wait)}, then try again.")
@@ -207,7 +209,7 @@ def confirm_enrolment(user, *, code: str) -> tuple[TOTPDevice, list[str]]:
         )
         if device is None:
             raise CodeRefused("Setting up took too long. Scan the new code below and try again.")
-        if not (token.isdigit() and len(token) == 6 and device.verify_token(token)):
+        if not (token.isascii() and token.isdigit() and len(token) == 6 and device.verify_token(token)):
             raise CodeRefused(
                 "That code is not right. Enter the six-digit code your authenticator app shows now."
             )

@@ -5,9 +5,11 @@ time-machine (TOTP codes are bound to the time, and the devices' throttling coun
 """
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticToken
@@ -16,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from contactcentre import two_factor
 from contactcentre.models import Presence, Role
 from tests import factories
-from tests.two_factor_support import code_now, give_authenticator, wrong_code
+from tests.two_factor_support import code_now, give_authenticator, log_in_verified, wrong_code
 
 NOW = datetime(2026, 12, 7, 9, 0, 0, tzinfo=UTC)
 
@@ -162,9 +164,22 @@ def test_a_code_from_the_app_works_only_once(client, agent, clock):
     assert not is_verified(again)
 
 
-@pytest.mark.parametrize(
-    "code", ["", "   ", "abc", "1234567", "12345", "x" * 5000, "１２３４５６", "\x00\x01", "-1234", "12345.6"]
-)
+NONSENSE = [
+    "",
+    "   ",
+    "abc",
+    "1234567",
+    "12345",
+    "x" * 5000,
+    "１２３４５６",
+    "\x00\x01",
+    "-1234",
+    "12345.6",
+    "' OR 1=1",
+]
+
+
+@pytest.mark.parametrize("code", NONSENSE)
 def test_nonsense_in_the_code_step_is_a_clear_error_never_a_500(agent, clock, code):
     give_authenticator(agent.user)
     client = Client(raise_request_exception=False)
@@ -175,6 +190,20 @@ def test_nonsense_in_the_code_step_is_a_clear_error_never_a_500(agent, clock, co
         assert response.status_code == 400, field
         assert 'role="alert"' in response.content.decode()
     assert not is_verified(client)
+
+
+@pytest.mark.parametrize("code", NONSENSE)
+def test_nonsense_when_setting_up_or_changing_two_factor_sign_in_is_a_clear_error(administrator, code):
+    client = Client(raise_request_exception=False)
+    password_step(client, administrator)
+
+    response = client.post("/accounts/two-factor/set-up/", {"code": code})
+
+    assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+    verified = log_in_verified(Client(raise_request_exception=False), administrator.user)
+    for path in ("/accounts/two-factor/recovery-codes/", "/accounts/two-factor/off/"):
+        answer = verified.post(path, {"code": code})
+        assert answer.status_code in (400, 403) and 'role="alert"' in answer.content.decode(), path
 
 
 # Recovery codes.
@@ -428,3 +457,30 @@ def test_new_recovery_codes_replace_the_old_ones(client, administrator, clock):
     late = Client()
     password_step(late, administrator)
     assert late.post("/accounts/login/code/", {"recovery_code": old[1]}).status_code == 400
+
+
+# Operators.
+
+
+def test_the_admin_shows_no_authenticator_keys_even_to_a_superuser(admin_client):
+    assert admin_client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert admin_client.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
+def test_an_operator_takes_away_a_lost_authenticator_and_the_administrator_sets_up_a_new_one(
+    client, administrator
+):
+    give_authenticator(administrator.user)
+    two_factor.new_recovery_codes(administrator.user)
+    out = StringIO()
+
+    call_command("reset_two_factor", administrator.user.username, stdout=out)
+
+    assert "sets up a new authenticator app" in out.getvalue()
+    assert two_factor.recovery_codes_left(administrator.user) == 0
+    assert password_step(client, administrator).url == "/accounts/two-factor/set-up/"
+
+
+def test_resetting_an_unknown_login_says_so(db):
+    with pytest.raises(CommandError, match="No login named 'nobody'"):
+        call_command("reset_two_factor", "nobody")
