@@ -115,10 +115,6 @@ def pending_user(request: HttpRequest):
     return user
 
 
-def pending_next(request: HttpRequest) -> str:
-    return request.session.get(PENDING_SESSION_KEY, {}).get("next") or reverse(settings.LOGIN_REDIRECT_URL)
-
-
 def count_wrong_code(request: HttpRequest) -> bool:
     """Count a wrong code against the half-login; True when that was one too many and it has ended."""
     pending = request.session.get(PENDING_SESSION_KEY)

@@ -35,8 +35,10 @@ class Command(BaseCommand):
         lines += [f"  {title:<16}{origin}{path}" for title, path in PAGES]
         lines += ["", "Demo logins (username / password):"]
         lines += [
-            f"  {login['username']:<8}{login['password']:<18}{login['role']:<15}"
-            + (f"then a code: authenticator key {login['totp_secret']}" if "totp_secret" in login else "")
+            (
+                f"  {login['username']:<8}{login['password']:<18}{login['role']:<15}"
+                + (f"then a code: authenticator key {login['totp_secret']}" if "totp_secret" in login else "")
+            ).rstrip()
             for login in demo_logins()
         ]
         lines += [
