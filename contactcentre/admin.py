@@ -11,6 +11,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm
 from contactcentre.models import Company, Membership, Role
@@ -53,6 +55,11 @@ admin.site.unregister(User)
 admin.site.register(User, SuperuserUserAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, SuperuserGroupAdmin)
+# Authenticators and recovery codes are nobody's to read in the admin, not even a superuser's (the keys
+# would be on the page): `manage.py reset_two_factor USERNAME` takes away a lost one.
+for device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(device_model):
+        admin.site.unregister(device_model)
 
 
 @admin.register(Company)

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "contactcentre",
     "routing",
     "webchat",
@@ -76,9 +79,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After OTPMiddleware and HtmxMiddleware: a session still owing its second step reaches no page.
+    "contactcentre.two_factor.TwoFactorMiddleware",
     # Last, so that it sees the refusal of a locked-out sign-in and answers with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -204,6 +210,8 @@ AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
+# Two-factor sign-in (contactcentre/two_factor.py): the name authenticator apps show beside the username.
+OTP_TOTP_ISSUER = os.environ.get("TWO_FACTOR_ISSUER", "Contact centre")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from contactcentre import health
+from contactcentre import health, views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("contactcentre.auth_urls")),
     path("api/webchat/v1/", include("webchat.api_urls")),

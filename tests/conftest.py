@@ -4,9 +4,11 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from django.test import Client
 
 from contactcentre import database
 from tests import factories
+from tests.two_factor_support import log_in_verified
 
 
 @pytest.fixture
@@ -22,6 +24,12 @@ def queue(company):
 @pytest.fixture
 def agent(company):
     return factories.MembershipFactory(company=company)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    """pytest-django's superuser client, with the second step of signing in done."""
+    return log_in_verified(Client(), admin_user)
 
 
 @pytest.fixture(autouse=True)

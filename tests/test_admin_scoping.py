@@ -13,6 +13,7 @@ from contactcentre.models import Role
 from crm.models import Interaction
 from routing.models import Call, QueueProfile, WebchatQueue
 from tests import factories
+from tests.two_factor_support import log_in_verified
 from webchat.models import ResponseTemplate
 
 pytestmark = pytest.mark.django_db
@@ -169,9 +170,7 @@ def administrator(company_a):
 
 @pytest.fixture
 def administrator_client(administrator) -> Client:
-    client = Client()
-    client.force_login(administrator.user)
-    return client
+    return log_in_verified(Client(), administrator.user)
 
 
 @pytest.mark.parametrize("model_name", ADMIN_MODELS)
@@ -307,7 +306,7 @@ def test_a_superuser_cannot_give_a_profile_another_companys_queue(admin_client, 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
 def test_agents_and_supervisors_are_sent_to_the_login_page(client, company_a, role):
     member = factories.MembershipFactory(company=company_a, role=role)
-    client.force_login(member.user)
+    log_in_verified(client, member.user)
 
     response = client.get(changelist_url("webchatqueue"))
 

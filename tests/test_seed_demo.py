@@ -1,15 +1,22 @@
 """`seed_demo` creates the demo once, prints what PROTOCOL.md documents, and keeps its logins working."""
 
 import json
+import re
+import time
+from base64 import b32decode
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from contactcentre.management.commands.seed_demo import demo_logins
+from contactcentre.management.commands.seed_demo import DEMO_USERS, demo_logins
 from contactcentre.models import Membership, Role
 from tests import factories
 
@@ -128,3 +135,46 @@ def test_the_start_up_banner_shows_the_pages_and_the_demo_logins():
         assert f"http://127.0.0.1:8001{path}" in out.getvalue()
     for login in demo_logins():
         assert login["username"] in out.getvalue() and login["password"] in out.getvalue()
+
+
+def test_the_supervisor_and_the_administrator_sign_in_with_their_printed_authenticator_key(client):
+    logins = [user for user in seed_demo_json()["users"] if "totp_secret" in user]
+    assert {login["role"] for login in logins} == {Role.SUPERVISOR, Role.ADMINISTRATOR}
+
+    with time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=False):
+        for login in logins:
+            client.post("/accounts/login/", {"username": login["username"], "password": login["password"]})
+            out = StringIO()
+            call_command("demo_codes", stdout=out)
+            code = re.search(rf"^{login['username']}\s+(\d{{6}})", out.getvalue(), re.M).group(1)
+            totp = TOTP(b32decode(login["totp_secret"]))
+            totp.time = time.time()
+
+            response = client.post("/accounts/login/code/", {"code": code})
+
+            assert code == f"{totp.token():06d}"
+            assert response.status_code == 302 and response.url == "/inbox/"
+            client.post("/accounts/logout/")
+
+
+def test_a_replaced_demo_authenticator_is_set_back():
+    seed_demo_json()
+    sam = Membership.objects.get(user__username="sam").user
+    TOTPDevice.objects.filter(user=sam).delete()
+    TOTPDevice.objects.create(user=sam, name="Another phone", confirmed=True)
+
+    seed_demo_json()
+
+    device = TOTPDevice.objects.get(user=sam)
+    assert device.key == b32decode(next(u.totp_secret for u in DEMO_USERS if u.username == "sam")).hex()
+
+
+def test_the_start_up_banner_shows_the_demo_authenticator_keys():
+    out = StringIO()
+
+    call_command("run_banner", stdout=out)
+
+    for login in demo_logins():
+        if "totp_secret" in login:
+            assert login["totp_secret"] in out.getvalue()
+    assert "manage.py demo_codes" in out.getvalue()

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from contactcentre.models import Role
 from routing import engine
 from tests import factories
+from tests.two_factor_support import log_in_verified
 
 pytest_plugins = ["tests.inbox_fixtures"]
 
@@ -14,8 +15,7 @@ pytest_plugins = ["tests.inbox_fixtures"]
 @pytest.fixture
 def supervisor_client(client, company):
     supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
-    client.force_login(supervisor.user)
-    return client
+    return log_in_verified(client, supervisor.user)
 
 
 def test_agents_may_not_see_the_wallboard(agent_client):

@@ -7,6 +7,7 @@ from contactcentre.models import Role
 from routing import engine
 from tests import factories
 from tests.browser.inbox_pages import sign_in
+from tests.two_factor_support import give_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -16,6 +17,7 @@ def test_the_wallboard_follows_waiting_chats_and_agents_live(new_page, transacti
     queue = factories.WebchatQueueFactory(company=company, name="Sales", auto_allocate=False)
     agent = factories.MembershipFactory(company=company, display_name="Alice")
     supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR, display_name="Sam")
+    give_authenticator(supervisor.user)
     board = sign_in(new_page(), supervisor)
     board.get_by_role("link", name="Wallboard").click()
     expect(board.locator("body")).to_have_attribute("data-connection", "live")

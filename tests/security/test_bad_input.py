@@ -23,6 +23,7 @@ from routing import engine
 from routing.models import BreakReason, Call, QueueProfile, VoiceQueue, WebchatQueue
 from routing.telephony import signature
 from tests import factories
+from tests.two_factor_support import log_in_verified
 from tests.webchat_support import agent_socket, customer_socket, say_hello
 from webchat.models import Chat, Classification, Message, ResponseTemplate
 from webchat.tokens import customer_token_for, customer_token_valid
@@ -378,8 +379,7 @@ def test_any_telephony_event_is_acted_on_once_or_refused_as_documented(
 def admin_client(db):
     company = factories.CompanyFactory()
     administrator = factories.MembershipFactory(company=company, role=Role.ADMINISTRATOR, user__is_staff=True)
-    client = Client(raise_request_exception=False)
-    client.force_login(administrator.user)
+    client = log_in_verified(Client(raise_request_exception=False), administrator.user)
     client.company = company
     return client
 

@@ -117,6 +117,23 @@ CASES: dict[str, Case] = {
         post("/accounts/login/", {"username": "brightside-agent", "password": "guess"}, expect="hidden"),
     ],
     "accounts/logout/": lambda w, actor: [post("/accounts/logout/", expect="hidden")],
+    # Two-factor sign-in concerns the person doing it only: no route names another login or its devices.
+    "accounts/login/code/": lambda w, actor: [
+        get("/accounts/login/code/", expect="hidden"),
+        post("/accounts/login/code/", {"code": "123456"}, expect="hidden"),
+        post("/accounts/login/code/", {"recovery_code": "abcdefgh"}, expect="hidden"),
+    ],
+    "accounts/two-factor/": lambda w, actor: [get("/accounts/two-factor/", expect="hidden")],
+    "accounts/two-factor/set-up/": lambda w, actor: [
+        get("/accounts/two-factor/set-up/", expect="hidden"),
+        post("/accounts/two-factor/set-up/", {"code": "123456"}, expect="hidden"),
+    ],
+    "accounts/two-factor/recovery-codes/": lambda w, actor: [
+        post("/accounts/two-factor/recovery-codes/", {"code": "123456"}, expect="hidden")
+    ],
+    "accounts/two-factor/off/": lambda w, actor: [
+        post("/accounts/two-factor/off/", {"code": "123456"}, expect="hidden")
+    ],
     # The public chat API: a queue token is public, a chat needs its own customer token.
     "api/webchat/v1/chats": lambda w, actor: [
         post_json(

@@ -20,6 +20,7 @@ from contactcentre.models import Presence, Role
 from crm.models import Interaction
 from routing import engine
 from tests import factories
+from tests.two_factor_support import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -198,8 +199,7 @@ def pages(world: dict) -> list[tuple[str, dict]]:
 
 
 def test_typed_text_is_shown_as_text_on_every_page_of_the_inbox_crm_wallboard_and_widget(everything_typed):
-    client = Client()
-    client.force_login(everything_typed["agent"].user)
+    client = log_in_verified(Client(), everything_typed["agent"].user)
     problems, shown = [], set()
     for path, query in pages(everything_typed):
         response = client.get(path, query)
@@ -218,15 +218,13 @@ def test_a_break_reasons_name_is_shown_as_text_in_the_status_and_on_the_wallboar
         agent=colleague, presence=Presence.BREAK, break_reason_id=everything_typed["reason"].pk
     )
     for viewer, path in ((colleague, "/inbox/status/"), (everything_typed["agent"], "/wallboard/board/")):
-        client = Client()
-        client.force_login(viewer.user)
+        client = log_in_verified(Client(), viewer.user)
         found, text = injections(client.get(path))
         assert not found and "xss12" in text, (path, found)
 
 
 def test_a_filled_template_reaches_the_page_as_data_of_an_event(everything_typed):
-    client = Client()
-    client.force_login(everything_typed["agent"].user)
+    client = log_in_verified(Client(), everything_typed["agent"].user)
     template = everything_typed["company"].templates.get()
     response = client.get(
         reverse("inbox_template", args=[everything_typed["active"].pk]), {"template": template.pk}
@@ -240,8 +238,7 @@ def test_a_filled_template_reaches_the_page_as_data_of_an_event(everything_typed
 
 
 def test_typed_text_is_shown_as_text_in_every_page_of_the_admin(everything_typed):
-    client = Client()
-    client.force_login(everything_typed["agent"].user)
+    client = log_in_verified(Client(), everything_typed["agent"].user)
     problems, shown = [], set()
     for model, model_admin in admin.site._registry.items():
         meta = model._meta

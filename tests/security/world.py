@@ -17,6 +17,7 @@ from crm.models import Interaction
 from routing import engine
 from routing.models import Call, CallState, QueueProfile
 from tests import factories
+from tests.two_factor_support import log_in_verified
 from webchat.models import Chat
 from webchat.tokens import customer_token_for
 
@@ -39,7 +40,7 @@ class World:
     def client(self, actor: str) -> Client:
         client = Client(raise_request_exception=False)
         if actor != "anonymous":
-            client.force_login(self.members[actor].user)
+            log_in_verified(client, self.members[actor].user)
         return client
 
 

@@ -35,7 +35,17 @@ class Command(BaseCommand):
         lines += [f"  {title:<16}{origin}{path}" for title, path in PAGES]
         lines += ["", "Demo logins (username / password):"]
         lines += [
-            f"  {login['username']:<8}{login['password']:<18}{login['role']}" for login in demo_logins()
+            (
+                f"  {login['username']:<8}{login['password']:<18}{login['role']:<15}"
+                + (f"then a code: authenticator key {login['totp_secret']}" if "totp_secret" in login else "")
+            ).rstrip()
+            for login in demo_logins()
         ]
-        lines.append("")
+        lines += [
+            "",
+            "The supervisor and the administrator sign in with a second step: add their key to an",
+            "authenticator app, or print the codes of the moment with",
+            "`.venv/bin/python manage.py demo_codes`.",
+            "",
+        ]
         self.stdout.write("\n".join(lines))

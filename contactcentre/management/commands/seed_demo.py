@@ -1,15 +1,17 @@
 """`manage.py seed_demo [--json]`: a demo company to try the product with, created once and kept.
 
-Running it again creates nothing new. It only sets the demo logins' passwords back to the documented ones,
-so that the logins it prints always work.
+Running it again creates nothing new. It only sets the demo logins' passwords, and the supervisor's and the
+administrator's authenticator keys, back to the documented ones, so that the logins it prints always work.
 """
 
 import json
+from base64 import b32decode
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contactcentre.models import Company, Membership, Role
 from routing.models import BreakReason, QueueProfile, VoiceQueue, WebchatQueue
@@ -40,21 +42,36 @@ class DemoUser:
     first_name: str
     extension: str = ""
     takes_chats_and_calls: bool = False
+    # The authenticator key (base32) of a role that must sign in with two factors; documented, as the
+    # password is: this is a demo.
+    totp_secret: str = ""
 
 
 DEMO_USERS = (
     DemoUser("alice", "demo-password-1", Role.AGENT, "Alice", "201", takes_chats_and_calls=True),
     DemoUser("bob", "demo-password-2", Role.AGENT, "Bob", "202", takes_chats_and_calls=True),
-    DemoUser("sam", "demo-password-3", Role.SUPERVISOR, "Sam"),
-    DemoUser("ada", "demo-password-4", Role.ADMINISTRATOR, "Ada"),
+    DemoUser(
+        "sam", "demo-password-3", Role.SUPERVISOR, "Sam", totp_secret="DEMOSAMSUPERVISORTWOFACTORSECRET"
+    ),
+    DemoUser(
+        "ada", "demo-password-4", Role.ADMINISTRATOR, "Ada", totp_secret="DEMOADAADMINISTRATORTWOFACTORKEY"
+    ),
 )
 
 
 def demo_logins() -> list[dict]:
-    """The demo logins as documented: what `seed_demo` creates and the start-up banner shows."""
-    return [
-        {"username": user.username, "password": user.password, "role": user.role.value} for user in DEMO_USERS
-    ]
+    """The demo logins as documented: what `seed_demo` creates and the start-up banner shows.
+
+    A login whose role must sign in with two factors carries its authenticator key (`totp_secret`).
+    """
+    return [_login(user) for user in DEMO_USERS]
+
+
+def _login(user: DemoUser) -> dict:
+    login = {"username": user.username, "password": user.password, "role": user.role.value}
+    if user.totp_secret:
+        login["totp_secret"] = user.totp_secret
+    return login
 
 
 @transaction.atomic
@@ -95,7 +112,7 @@ def seed_demo() -> dict:
         "voice_queues": [{"slug": voice_queue.slug}],
         "telephony_secret": company.telephony_secret,
         "users": [
-            {"username": demo_user.username, "password": demo_user.password, "role": membership.role}
+            {**_login(demo_user), "role": membership.role}
             for demo_user, membership in zip(DEMO_USERS, memberships, strict=True)
         ],
     }
@@ -130,7 +147,21 @@ def _seed_member(
         )
         if demo_user.takes_chats_and_calls:
             membership.voice_queues.add(voice_queue)
+    if demo_user.totp_secret:
+        _seed_authenticator(user=user, secret=demo_user.totp_secret)
     return membership
+
+
+def _seed_authenticator(*, user, secret: str) -> None:
+    """The one confirmed authenticator with the documented key, unslowed by earlier wrong codes."""
+    key = b32decode(secret).hex()
+    devices = list(TOTPDevice.objects.filter(user=user))
+    if len(devices) == 1 and devices[0].key == key and devices[0].confirmed:
+        if devices[0].throttling_failure_count:
+            devices[0].throttle_reset()
+        return
+    TOTPDevice.objects.filter(user=user).delete()
+    TOTPDevice.objects.create(user=user, name="Authenticator app", key=key, confirmed=True)
 
 
 class Command(BaseCommand):
@@ -154,4 +185,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  Voice queue {voice_queue['slug']}")
         self.stdout.write("Logins (username / password, role):")
         for user in demo["users"]:
-            self.stdout.write(f"  {user['username']} / {user['password']}, {user['role']}")
+            key = f", authenticator key {user['totp_secret']}" if "totp_secret" in user else ""
+            self.stdout.write(f"  {user['username']} / {user['password']}, {user['role']}{key}")
