@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from contactcentre.models import Role
 from tests import factories
+from tests.two_factor_support import log_in_verified
 
 # As a TLS-terminating proxy forwards a request: the client's Host, and the scheme it used.
 HTTPS = {"X-Forwarded-Proto": "https", "Host": "testserver"}
@@ -24,7 +25,7 @@ def administrator(company, queue):
 @pytest.fixture
 def administrator_client(administrator) -> Client:
     client = Client()
-    client.force_login(administrator.user)
+    log_in_verified(client, administrator.user)
     return client
 
 

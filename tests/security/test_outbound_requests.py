@@ -20,6 +20,7 @@ from contactcentre.models import Company, Role
 from routing import telephony
 from tests import factories
 from tests.outbound_servers import Endpoint
+from tests.two_factor_support import log_in_verified
 
 PUBLIC = "https://93.184.215.14/commands"  # a public address, written as one: no name to resolve
 
@@ -122,7 +123,7 @@ def administrator_client(db):
     company = factories.CompanyFactory()
     administrator = factories.MembershipFactory(company=company, role=Role.ADMINISTRATOR, user__is_staff=True)
     client = Client(raise_request_exception=False)
-    client.force_login(administrator.user)
+    log_in_verified(client, administrator.user)
     client.company = company
     return client
 

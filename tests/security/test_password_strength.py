@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from contactcentre.models import Role
 from tests import factories
+from tests.two_factor_support import log_in_verified
 
 WEAK = {
     "password": "This password is too common.",
@@ -25,7 +26,7 @@ def administrator(company):
 @pytest.fixture
 def administrator_client(administrator) -> Client:
     client = Client()
-    client.force_login(administrator.user)
+    log_in_verified(client, administrator.user)
     return client
 
 
@@ -88,7 +89,7 @@ def test_the_operator_cannot_set_a_weak_password_on_any_login(company, password,
     operator = factories.UserFactory(is_staff=True, is_superuser=True)
     login = factories.UserFactory()
     client = Client()
-    client.force_login(operator)
+    log_in_verified(client, operator)
 
     response = client.post(
         reverse("admin:auth_user_password_change", args=[login.pk]),
