@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ContactCentreConfig(AppConfig):
     name = "contactcentre"
     verbose_name = "Contact centre"
+
+    def ready(self) -> None:
+        from contactcentre import audit
+
+        audit.register_audited_models()

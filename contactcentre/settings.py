@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "auditlog",
     "contactcentre",
     "routing",
     "webchat",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "contactcentre.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -171,6 +173,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# The audit log (contactcentre/audit.py): django-auditlog's entries, kept in the product's own model, which
+# says which company each entry belongs to.
+AUDITLOG_LOGENTRY_MODEL = "contactcentre.AuditEntry"
+AUDITLOG_CHANGE_DISPLAY_TRUNCATE_LENGTH = 200
+# The /demo/ page (a web page carrying the demo company's snippet) is for trying the product out: served
+# when DEBUG is on, in production only when DEMO_PAGE says so.
+DEMO_PAGE = env_bool("DEMO_PAGE", default=DEBUG)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
