@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -15,10 +16,11 @@ from django.utils import timezone
 
 from contactcentre.models import AuditEntry, Role
 from crm import services
-from crm.models import Interaction
+from crm.models import Contact, Interaction
 from routing import engine, jobs
 from routing.models import Call
 from tests import factories
+from tests.engine.concurrency import run_together
 from webchat.models import Chat, Message
 
 pytestmark = pytest.mark.django_db
@@ -340,3 +342,41 @@ def test_the_retention_period_is_set_on_the_companys_admin_page(administrator, c
     page = admin_client(administrator).get(reverse("admin:contactcentre_company_change", args=[company.pk]))
 
     assert 'name="transcript_retention_days"' in page.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_racing_the_end_of_the_contacts_chat_never_leaves_a_transcript_behind(company):
+    """The erasure and the agent completing the contact's last wrap-up, at the same moment, a few times:
+    either the erasure is refused (the chat was still open) and everything is kept, or it erased the
+    interaction that the wrap-up just logged too."""
+    queue = factories.WebchatQueueFactory(company=company, auto_allocate=False)
+    agent = factories.MembershipFactory(company=company)
+    for attempt in range(4):
+        contact = factories.ContactFactory(company=company, name=f"Racer {attempt}")
+        chat = engine.chat_open(queue_token=queue.token, customer_name="Racer").chat
+        engine.chat_take(agent=agent, chat_id=chat.pk)
+        engine.chat_activate(agent=agent, chat_id=chat.pk)
+        engine.message_post_customer(chat_id=chat.pk, client_id="c-1", text="My secret")
+        engine.chat_assign_contact(agent=agent, chat_id=chat.pk, contact_id=contact.pk)
+        engine.chat_end(agent=agent, chat_id=chat.pk)
+        refusals = []
+
+        def erase(contact=contact, refusals=refusals):
+            try:
+                services.contact_erase(company_id=company.pk, contact_id=contact.pk)
+            except ValidationError:
+                refusals.append("refused")
+
+        def complete(chat=chat):
+            engine.wrapup_complete(agent=agent, chat_id=chat.pk, notes="Secret notes")
+
+        assert run_together([erase, complete]) == []
+
+        interaction = Interaction.objects.get(chat=chat)
+        texts = set(Message.objects.filter(chat=chat).values_list("text", flat=True))
+        if refusals:
+            assert Contact.objects.get(pk=contact.pk).name == f"Racer {attempt}"
+            assert "My secret" in texts and interaction.notes == "Secret notes"
+        else:
+            assert Contact.objects.get(pk=contact.pk).name == services.ERASED_NAME
+            assert texts == {services.REMOVED_TEXT} and interaction.notes == ""
