@@ -12,6 +12,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from contactcentre import audit
 from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm, ReadOnlyAdminMixin
@@ -335,7 +337,7 @@ if admin.site.is_registered(AuditEntry):
 class AuditEntryAdmin(ReadOnlyAdminMixin, LogEntryAdminMixin, CompanyScopedAdmin):
     """The audit log, read-only: a company's administrators see their own company's entries."""
 
-    list_display = ["created", "who", "action", "resource_url", "msg_short", "remote_addr"]
+    list_display = ["when", "who", "action", "resource_url", "summary", "remote_addr"]
     list_filter = [
         "action",
         ("actor", RelatedOnlyFieldListFilter),
@@ -344,8 +346,20 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, LogEntryAdminMixin, CompanyScopedAdmin
     list_select_related = ["content_type", "actor", "company"]
     search_fields = ["object_repr", "username", "actor__username", "remote_addr"]
     date_hierarchy = "timestamp"
-    fields = ["created", "who", "action", "resource_url", "msg", "additional_data", "remote_addr", "company"]
+    fields = ["when", "who", "action", "resource_url", "msg", "details", "remote_addr", "company"]
     readonly_fields = fields
+
+    @admin.display(description="when", ordering="timestamp")
+    def when(self, entry: AuditEntry) -> str:
+        return date_format(localtime(entry.timestamp), "DATETIME_FORMAT")
+
+    @admin.display(description="what changed")
+    def summary(self, entry: AuditEntry) -> str:
+        return self.msg_short(entry) if entry.changes else self.details(entry)
+
+    @admin.display(description="details")
+    def details(self, entry: AuditEntry) -> str:
+        return ", ".join(f"{name}: {value}" for name, value in (entry.additional_data or {}).items())
 
     @admin.display(description="who", ordering="actor__username")
     def who(self, entry: AuditEntry) -> str:
@@ -359,4 +373,4 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, LogEntryAdminMixin, CompanyScopedAdmin
         return super().resource_url(entry)
 
     def get_actions(self, request: HttpRequest) -> dict:
-        return {}
+        return {}  # not even "delete selected"
