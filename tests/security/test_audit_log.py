@@ -265,3 +265,32 @@ def test_the_engine_changing_an_agents_status_writes_nothing_to_the_log(acme):
     engine.agent_set_presence(agent=agent, presence="available")
 
     assert AuditEntry.objects.count() == count
+
+
+def test_company_settings_changed_in_the_admin_are_kept_and_a_new_secret_is_never_shown(acme):
+    acme_admin = administrator_of(acme, "acme-admin")
+    operator = factories.UserFactory(username="operator", is_staff=True, is_superuser=True)
+    change = reverse("admin:contactcentre_company_change", args=[acme.pk])
+    settings_form = {
+        "name": "Acme",
+        "default_max_chats_per_agent": 5,
+        "channel_priority": acme.channel_priority,
+        "telephony_url": "",
+        "transcript_retention_days": 90,
+    }
+    old_secret = acme.telephony_secret
+
+    admin_client(acme_admin).post(change, settings_form)
+    operator_client = Client()
+    operator_client.force_login(operator)
+    operator_client.post(
+        change, {**settings_form, "slug": acme.slug, "telephony_secret": "a-new-shared-secret"}
+    )
+
+    changes = [
+        entry.changes for entry in AuditEntry.objects.get_for_object(acme).filter(action=Action.UPDATE)
+    ]
+    assert {"default_max_chats_per_agent": ["3", "5"], "transcript_retention_days": ["None", "90"]} in changes
+    assert {"telephony_secret": ["(hidden)", "(hidden)"]} in changes
+    assert "a-new-shared-secret" not in str(list(AuditEntry.objects.values()))
+    assert old_secret not in str(list(AuditEntry.objects.values()))
