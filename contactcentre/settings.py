@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
-    "auditlog",
+    "auditlog",  # before contactcentre, whose admin replaces auditlog's own admin of the log
     "contactcentre",
     "routing",
     "webchat",
