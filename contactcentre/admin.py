@@ -1,8 +1,9 @@
 """Admin for companies and their agents: each agent's login is created and kept with their membership."""
 
+from auditlog.mixins import LogEntryAdminMixin
 from django import forms
 from django.contrib import admin
-from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UsernameField
@@ -13,9 +14,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
-from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm
-from contactcentre.models import Company, Membership, Role
+from contactcentre import audit
+from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm, ReadOnlyAdminMixin
+from contactcentre.models import AuditEntry, Company, Membership, Role
 
 User = get_user_model()
 
@@ -71,6 +75,7 @@ class CompanyAdmin(CompanyScopedAdmin):
         (None, {"fields": ["name", "slug"]}),
         ("Webchat and calls", {"fields": ["default_max_chats_per_agent", "channel_priority"]}),
         ("Telephony", {"fields": ["telephony_url", "telephony_secret"]}),
+        ("Data protection", {"fields": ["transcript_retention_days"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Company | None = None) -> list[str]:
@@ -244,22 +249,57 @@ class AgentAdmin(CompanyScopedAdmin):
         return form
 
     def save_model(self, request: HttpRequest, obj: Membership, form: AgentForm, change: bool) -> None:
+        form.audit_before = agent_snapshot(obj.pk)
         obj.user = form.save_login()
         super().save_model(request, obj, form, change)
         if obj.user_id == request.user.pk and form.cleaned_data["password"]:
             # Keep the administrator who changed their own password logged in.
             update_session_auth_hash(request, obj.user)
 
+    def save_related(self, request: HttpRequest, form: AgentForm, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before, after = form.audit_before, agent_snapshot(form.instance.pk)
+        changes = {
+            name: [before.get(name, "None"), value]
+            for name, value in after.items()
+            if before.get(name) != value
+        }
+        if form.cleaned_data["password"]:
+            changes["password"] = [audit.hidden(""), audit.hidden("")]
+        if changes:
+            audit.record(
+                AuditEntry.Action.UPDATE if change else AuditEntry.Action.CREATE,
+                obj=form.instance,
+                company_id=form.instance.company_id,
+                actor=request.user,
+                request=request,
+                changes=changes,
+            )
+
     def has_delete_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
         own = obj is not None and obj.user_id == request.user.pk
         return not own and super().has_delete_permission(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        self._record_deletion(request, obj)
         # The login goes with the agent; its membership follows by cascade.
         obj.user.delete()
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        User.objects.filter(membership__in=queryset.exclude(user=request.user)).delete()
+        leaving = queryset.exclude(user=request.user)
+        for membership in leaving.select_related("user", "company"):
+            self._record_deletion(request, membership)
+        User.objects.filter(membership__in=leaving).delete()
+
+    def _record_deletion(self, request: HttpRequest, membership: Membership) -> None:
+        audit.record(
+            AuditEntry.Action.DELETE,
+            obj=membership,
+            company_id=membership.company_id,
+            actor=request.user,
+            request=request,
+            username=membership.user.username,
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         return super().changelist_view(request, {"title": "Agents", **(extra_context or {})})
@@ -274,3 +314,70 @@ class AgentAdmin(CompanyScopedAdmin):
         else:
             context["title"] = "View agent"
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+AGENT_LOGIN_FIELDS = ("username", "first_name", "last_name", "email", "is_active")
+AGENT_WORK_FIELDS = ("role", "display_name", "extension", "can_webchat", "can_voice", "queue_profile")
+
+
+def agent_snapshot(membership_id: int | None) -> dict[str, str]:
+    """An agent's login and work settings as stored, as text, for the audit log's before and after."""
+    membership = (
+        Membership.objects.select_related("user", "queue_profile").filter(pk=membership_id).first()
+        if membership_id
+        else None
+    )
+    if membership is None:
+        return {}
+    values = {name: str(getattr(membership.user, name)) for name in AGENT_LOGIN_FIELDS}
+    values.update({name: str(getattr(membership, name)) for name in AGENT_WORK_FIELDS})
+    values["voice_queues"] = ", ".join(sorted(str(queue) for queue in membership.voice_queues.all()))
+    return values
+
+
+# django-auditlog registers an admin of its own for the log, which shows every company's entries.
+if admin.site.is_registered(AuditEntry):
+    admin.site.unregister(AuditEntry)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdminMixin, LogEntryAdminMixin, CompanyScopedAdmin):
+    """The audit log, read-only: a company's administrators see their own company's entries."""
+
+    list_display = ["when", "who", "action", "resource_url", "summary", "remote_addr"]
+    list_filter = [
+        "action",
+        ("actor", RelatedOnlyFieldListFilter),
+        ("timestamp", DateFieldListFilter),
+    ]
+    list_select_related = ["content_type", "actor", "company"]
+    search_fields = ["object_repr", "username", "actor__username", "remote_addr"]
+    date_hierarchy = "timestamp"
+    fields = ["when", "who", "action", "resource_url", "msg", "details", "remote_addr", "company"]
+    readonly_fields = fields
+
+    @admin.display(description="when", ordering="timestamp")
+    def when(self, entry: AuditEntry) -> str:
+        return date_format(localtime(entry.timestamp), "DATETIME_FORMAT")
+
+    @admin.display(description="what changed")
+    def summary(self, entry: AuditEntry) -> str:
+        return self.msg_short(entry) if entry.changes else self.details(entry)
+
+    @admin.display(description="details")
+    def details(self, entry: AuditEntry) -> str:
+        return ", ".join(f"{name}: {value}" for name, value in (entry.additional_data or {}).items())
+
+    @admin.display(description="who", ordering="actor__username")
+    def who(self, entry: AuditEntry) -> str:
+        return entry.actor.username if entry.actor else entry.username or "system"
+
+    @admin.display(description="object")
+    def resource_url(self, entry: AuditEntry) -> str:
+        # Logins have no page of their own in a company's admin: their agent's page is theirs.
+        if entry.content_type.model_class() is User:
+            return entry.object_repr
+        return super().resource_url(entry)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        return {}  # not even "delete selected"

@@ -2,8 +2,9 @@
 
 import secrets
 
+from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from contactcentre.outbound import validate_outbound_url
@@ -40,6 +41,15 @@ class Company(models.Model):
     )
     channel_priority = models.CharField(
         max_length=20, choices=ChannelPriority.choices, default=ChannelPriority.VOICE_FIRST
+    )
+    transcript_retention_days = models.PositiveIntegerField(
+        "keep transcripts for (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(36500)],
+        help_text="After this many days a closed chat's or call's transcript, notes and the customer's name "
+        "and number are anonymised; the figures (times, queue, agent, outcome, classification) are kept. "
+        "Blank: keep them.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -121,3 +131,72 @@ class Membership(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role in (Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
+class AuditEntryManager(LogEntryManager):
+    """django-auditlog's manager, which also says which company each entry of a changed object belongs to."""
+
+    def log_create(self, instance, force_log: bool = False, **kwargs):
+        kwargs.setdefault("company_id", company_id_of(instance))
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+    def log_m2m_changes(self, changed_queryset, instance, operation, field_name, **kwargs):
+        kwargs.setdefault("company_id", company_id_of(instance))
+        return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
+
+
+def company_id_of(instance: models.Model) -> int | None:
+    if isinstance(instance, Company):
+        return instance.pk
+    return getattr(instance, "company_id", None)
+
+
+class AuditEntry(AbstractLogEntry):
+    """One entry of the audit log: when, who, which company, what was done to which object, what changed,
+    from which address. Written by django-auditlog for administrative changes and by contactcentre.audit
+    for sign-ins and data-protection actions; never changed afterwards."""
+
+    class Action(AbstractLogEntry.Action):
+        LOGIN = 10
+        LOGIN_FAILED = 11
+        LOGOUT = 12
+        CONTACT_EXPORTED = 20
+        CONTACT_ERASED = 21
+        TRANSCRIPTS_EXPIRED = 22
+
+        choices = (
+            (AbstractLogEntry.Action.CREATE, "created"),
+            (AbstractLogEntry.Action.UPDATE, "changed"),
+            (AbstractLogEntry.Action.DELETE, "deleted"),
+            (AbstractLogEntry.Action.ACCESS, "viewed"),
+            (LOGIN, "logged in"),
+            (LOGIN_FAILED, "login failed"),
+            (LOGOUT, "logged out"),
+            (CONTACT_EXPORTED, "contact's data exported"),
+            (CONTACT_ERASED, "contact erased"),
+            (TRANSCRIPTS_EXPIRED, "transcripts anonymised (retention)"),
+        )
+
+    action = models.PositiveSmallIntegerField(choices=Action.choices, db_index=True)
+    # No database constraint: the log outlives a deleted company (only superusers then see its entries).
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    username = models.CharField(
+        max_length=150, blank=True, help_text="The login concerned, as typed for a failed login."
+    )
+
+    objects = AuditEntryManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+        indexes = [models.Index(fields=["company", "-timestamp"], name="audit_company_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.object_repr}"

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "auditlog",  # before contactcentre, whose admin replaces auditlog's own admin of the log
     "contactcentre",
     "routing",
     "webchat",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "contactcentre.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -207,6 +209,18 @@ AXES_LOCKOUT_CALLABLE = "contactcentre.sign_in_limits.lockout_response"
 # The attempts span every company: not in the admin, whose pages are each company's. Operators read and
 # clear them with `manage.py axes_list_attempts` and `axes_reset_username`.
 AXES_ENABLE_ADMIN = False
+
+# The audit log (contactcentre/audit.py): django-auditlog's entries, kept in the product's own model, which
+# says which company each entry belongs to.
+AUDITLOG_LOGENTRY_MODEL = "contactcentre.AuditEntry"
+# auditlog's migrations create a table for its own entry model even when it is replaced, and that unused
+# table's links to the logins would keep the test suite from emptying the database between tests.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_CHANGE_DISPLAY_TRUNCATE_LENGTH = 200
+# The /demo/ page (a web page carrying the demo company's snippet) is for trying the product out: served
+# when DEBUG is on, in production only when DEMO_PAGE says so.
+DEMO_PAGE = env_bool("DEMO_PAGE", default=DEBUG)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"

@@ -68,10 +68,23 @@ class Interaction(models.Model):
     notes = models.TextField(blank=True)
     abusive = models.BooleanField(default=False)
     outcome = models.CharField(max_length=20)
+    anonymised_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the transcript, notes and the customer's details were removed; the figures are kept.",
+    )
 
     class Meta:
         ordering = ["-closed_at"]
-        indexes = [models.Index(fields=["company", "contact", "-closed_at"])]
+        indexes = [
+            models.Index(fields=["company", "contact", "-closed_at"]),
+            # The retention job's reads: only interactions still holding a transcript are in it.
+            models.Index(
+                fields=["company", "closed_at"],
+                condition=models.Q(anonymised_at__isnull=True),
+                name="interaction_not_anonymised",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.queue_name} {self.closed_at:%Y-%m-%d %H:%M}"

@@ -1,5 +1,6 @@
 """The periodic jobs: run by Celery beat in production and by the in-process scheduler when embedded."""
 
+from crm import services as crm_services
 from routing import engine
 
 PERIODIC_JOBS = [
@@ -10,4 +11,5 @@ PERIODIC_JOBS = [
     engine.sweep_allocation,
     engine.sweep_calls,
     engine.expire_lost_connections,
+    crm_services.transcripts_expire,
 ]

@@ -1,11 +1,16 @@
-"""`seed_demo` creates the demo once, prints what PROTOCOL.md documents, and keeps its logins working."""
+"""`seed_demo` creates the demo once, prints what PROTOCOL.md documents, and keeps its logins working; it
+refuses to put its published logins into a production configuration unless forced."""
 
 import json
 import re
 import time
 from base64 import b32decode
 from datetime import UTC, datetime
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -32,6 +37,10 @@ def fast_password_hashing(settings):
 def sign_in_request():
     """Sign-ins are counted per address, so authenticating needs the request it came with."""
     return RequestFactory().post("/accounts/login/")
+@pytest.fixture(autouse=True)
+def development(settings):
+    """The demo is seeded where the product runs for development (DEBUG on), as `make run` does."""
+    settings.DEBUG = True
 
 
 def seed_demo_json() -> dict:
@@ -178,3 +187,40 @@ def test_the_start_up_banner_shows_the_demo_authenticator_keys():
         if "totp_secret" in login:
             assert login["totp_secret"] in out.getvalue()
     assert "manage.py demo_codes" in out.getvalue()
+def test_it_refuses_to_run_with_debug_off_and_creates_nothing(settings):
+    settings.DEBUG = False
+    counts = row_counts()
+
+    with pytest.raises(CommandError, match="--force") as refusal:
+        call_command("seed_demo")
+
+    assert "DEBUG is off" in str(refusal.value)
+    assert row_counts() == counts
+
+
+def test_with_force_it_seeds_the_demo_with_debug_off(settings):
+    settings.DEBUG = False
+    out = StringIO()
+
+    call_command("seed_demo", "--json", "--force", stdout=out)
+
+    assert json.loads(out.getvalue())["company"] == "demo"
+    assert authenticate(sign_in_request(), username="alice", password="demo-password-1") is not None
+
+
+def test_from_the_command_line_the_refusal_is_a_clear_message_and_a_failing_exit_code():
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "DEBUG": "0", "SECRET_KEY": "a-production-like-secret-key"}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "Refusing to seed the demo" in result.stderr
+    assert "Traceback" not in result.stderr

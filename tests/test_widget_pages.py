@@ -8,6 +8,11 @@ import pytest
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def demo_page_served(settings):
+    settings.DEMO_PAGE = True
+
+
 @pytest.fixture
 def demo_company(db):
     return factories.CompanyFactory(slug="demo", name="Demo Company")

@@ -3,7 +3,7 @@
 import re
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
@@ -65,7 +65,9 @@ def widget_csp(queue: WebchatQueue, *, host: str) -> str:
 
 def demo(request: HttpRequest) -> HttpResponse:
     """A demo company's web page with the snippet: the demo company's first auto-allocating queue, or the
-    queue chosen with ?queue=<token>."""
+    queue chosen with ?queue=<token>. Served only when DEMO_PAGE is on (by default, only when DEBUG is)."""
+    if not settings.DEMO_PAGE:
+        raise Http404("The demo page is not served here.")
     requested = request.GET.get("queue", "")
     if requested:
         queue = _enabled_queue(requested)

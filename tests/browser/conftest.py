@@ -17,6 +17,7 @@ from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import ChannelsLiveServerTestCase
 from daphne.testing import DaphneProcess
 from django.db import connections
+from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 # Waits are for events, with room for a busy machine: a passing test never waits this long.
@@ -64,7 +65,9 @@ def channels_live_server(django_db_setup, django_db_blocker) -> Iterator[str]:
     # and it keeps the state of pytest-django's database blocker at the fork, so it forks unblocked.
     connections.close_all()
     connections["default"].close_pool()  # its idle connections too: they would be shared after the fork
-    with django_db_blocker.unblock():
+    # The server serves the demo page (off in production), which the widget's tests open; the setting is
+    # the server's alone: it holds in the process forked here, and this one goes back to the default.
+    with django_db_blocker.unblock(), override_settings(DEMO_PAGE=True):
         LiveServer.setUpClass()
     yield f"http://{LiveServer.host}:{LiveServer._port}"
     LiveServer.tearDownClass()

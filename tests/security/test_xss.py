@@ -107,6 +107,7 @@ def typed(n: int, limit: int = 300) -> str:
 def everything_typed(settings):
     """A company whose every name and text is an injection attempt, with work in every state."""
     settings.WEBCHAT_RATE_PER_CHAT = 1000
+    settings.DEMO_PAGE = True
     company = factories.CompanyFactory(name=typed(0, 120))
     queue = factories.WebchatQueueFactory(
         company=company,

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from contactcentre.models import Company, Membership, Role
+from contactcentre.models import AuditEntry, Company, Membership, Role
 from crm.models import Interaction
 from routing import engine
 from routing.models import Call, CallState, QueueProfile
@@ -156,4 +156,5 @@ def _brightside(b: Company) -> dict[str, object]:
         "interaction": Interaction.objects.get(chat=closed),
         "call": call,
         "token": customer_token_for(chat_id=chat.pk),
+        "auditentry": AuditEntry.objects.get_for_object(profile).get(),
     }

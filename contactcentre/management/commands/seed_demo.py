@@ -1,13 +1,16 @@
-"""`manage.py seed_demo [--json]`: a demo company to try the product with, created once and kept.
+"""`manage.py seed_demo [--json] [--force]`: a demo company to try the product with, created once and kept.
 
 Running it again creates nothing new. It only sets the demo logins' passwords, and the supervisor's and the
 administrator's authenticator keys, back to the documented ones, so that the logins it prints always work.
+Those passwords and keys are published, so it refuses to run when DEBUG is off (production) unless told
+`--force` (a benchmark, a fault run or a staging deployment).
 """
 
 import json
 from base64 import b32decode
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -171,8 +174,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="Print only the demo's details, as JSON."
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed the demo even when DEBUG is off (production): its logins have published passwords.",
+        )
 
-    def handle(self, *args, as_json: bool = False, **options) -> None:
+    def handle(self, *args, as_json: bool = False, force: bool = False, **options) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to seed the demo: DEBUG is off, which is how production runs, and the demo's "
+                "logins (alice, bob, sam, ada) have published passwords. Run it with DEBUG=1, or add --force "
+                "if this really is a deployment for trying the product out."
+            )
         demo = seed_demo()
         if as_json:
             self.stdout.write(json.dumps(demo))

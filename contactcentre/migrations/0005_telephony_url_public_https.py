@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcentre', '0003_agent_names'),
+        ('contactcentre', '0004_audit_log_and_transcript_retention'),
     ]
 
     operations = [
