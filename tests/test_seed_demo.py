@@ -2,13 +2,13 @@
 refuses to put its published logins into a production configuration unless forced."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from base64 import b32decode
 from datetime import UTC, datetime
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -37,6 +37,8 @@ def fast_password_hashing(settings):
 def sign_in_request():
     """Sign-ins are counted per address, so authenticating needs the request it came with."""
     return RequestFactory().post("/accounts/login/")
+
+
 @pytest.fixture(autouse=True)
 def development(settings):
     """The demo is seeded where the product runs for development (DEBUG on), as `make run` does."""
@@ -187,6 +189,8 @@ def test_the_start_up_banner_shows_the_demo_authenticator_keys():
         if "totp_secret" in login:
             assert login["totp_secret"] in out.getvalue()
     assert "manage.py demo_codes" in out.getvalue()
+
+
 def test_it_refuses_to_run_with_debug_off_and_creates_nothing(settings):
     settings.DEBUG = False
     counts = row_counts()
