@@ -21,6 +21,7 @@ from routing import engine, jobs
 from routing.models import Call
 from tests import factories
 from tests.engine.concurrency import run_together
+from tests.two_factor_support import log_in_verified
 from webchat.models import Chat, Message
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def grace(company):
 
 def admin_client(membership) -> Client:
     client = Client()
-    client.force_login(membership.user)
+    log_in_verified(client, membership.user)
     return client
 
 

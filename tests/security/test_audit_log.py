@@ -13,6 +13,7 @@ from django.utils import timezone
 from contactcentre.models import AuditEntry, Membership, Role
 from tests import factories
 from tests.test_admin_scoping import queue_form_data
+from tests.two_factor_support import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def administrator_of(company, username: str):
 
 def admin_client(membership) -> Client:
     client = Client()
-    client.force_login(membership.user)
+    log_in_verified(client, membership.user)
     return client
 
 
@@ -108,7 +109,7 @@ def test_a_failed_login_with_a_name_that_is_nobodys_is_for_the_operator_only(acm
     assert failed.company is None and failed.username == "no-such-login"
     assert "no-such-login" not in log_page(acme_admin)
     operator_client = Client()
-    operator_client.force_login(operator)
+    log_in_verified(operator_client, operator)
     assert "no-such-login" in operator_client.get(LOG).text
 
 
@@ -165,7 +166,7 @@ def test_the_log_cannot_be_added_to_changed_or_deleted_through_the_admin(acme):
 
     for user in (acme_admin.user, operator):
         client = Client()
-        client.force_login(user)
+        log_in_verified(client, user)
         change = reverse("admin:contactcentre_auditentry_change", args=[entry.pk])
         assert client.get(change).status_code == 200  # readable
         assert 'type="submit" value="Save"' not in client.get(change).text
@@ -185,7 +186,7 @@ def test_the_operator_sees_every_companys_entries(acme, brightside):
     factories.WebchatQueueFactory(company=brightside, name="Brightside Sales")
     operator = factories.UserFactory(username="operator", is_staff=True, is_superuser=True)
     client = Client()
-    client.force_login(operator)
+    log_in_verified(client, operator)
 
     page = client.get(LOG).text
 
@@ -282,7 +283,7 @@ def test_company_settings_changed_in_the_admin_are_kept_and_a_new_secret_is_neve
 
     admin_client(acme_admin).post(change, settings_form)
     operator_client = Client()
-    operator_client.force_login(operator)
+    log_in_verified(operator_client, operator)
     operator_client.post(
         change, {**settings_form, "slug": acme.slug, "telephony_secret": "a-new-shared-secret"}
     )

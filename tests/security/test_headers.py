@@ -124,6 +124,7 @@ def snippet_origin(html: str) -> str:
 
 def test_behind_a_configured_tls_proxy_the_snippets_are_https(settings, administrator_client, queue, company):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.DEMO_PAGE = True
     demo = factories.WebchatQueueFactory(company=factories.CompanyFactory(slug="demo"), auto_allocate=True)
 
     in_the_admin = administrator_client.get(
