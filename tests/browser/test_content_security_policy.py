@@ -9,6 +9,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from contactcentre.models import Role
 from tests import factories
 from tests.browser.inbox_pages import sign_in
+from tests.two_factor_support import give_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -42,10 +43,11 @@ def test_the_inbox_wallboard_contacts_admin_and_widget_work_with_no_policy_viola
     administrator = factories.MembershipFactory(
         company=company, role=Role.ADMINISTRATOR, user__is_staff=True, display_name="Ada"
     )
+    give_authenticator(administrator.user)
     page = new_page()
     complaints = watch(page)
 
-    # The inbox: its script opened the agent socket.
+    # The inbox, after the code step: its script opened the agent socket.
     sign_in(page, administrator)
 
     # The contacts: htmx searches as the agent types.
