@@ -1555,7 +1555,8 @@ def sweep_allocation() -> int:
 
 
 def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
-    """Run a periodic job's `handle` on each item in turn; returns how many gave a true answer.
+    """Run a periodic job's (or a sweep's) `handle` on each item in turn; returns how many gave a true
+    answer.
 
     Each item runs in transactions of its own, so an item that fails (a bad row, a refused transition, a
     database error) is logged with its id and skipped: it never stops the job for the items after it, least
@@ -1570,10 +1571,10 @@ def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
                     done += 1
         except TransitionError as refusal:
             # A race lost to another transition (the agent moved the item on meanwhile): nothing is wrong.
-            logger.info("periodic job %s: %s skipped (%s)", job, item, refusal.code, extra={"job": job})
+            logger.info("%s: %s skipped (%s)", job, item, refusal.code, extra={"job": job})
         except Exception:
             logger.exception(
-                "periodic job %s: %s failed and was skipped", job, item, extra={"job": job, "item": str(item)}
+                "%s: %s failed and was skipped", job, item, extra={"job": job, "item": str(item)}
             )
     return done
 
@@ -1671,10 +1672,14 @@ def route_calls(*, company_id: int) -> list[Call]:
     """
     offered = []
     waiting = Call.objects.filter(company_id=company_id, state=C.WAITING).order_by("arrived_at", "pk")
-    for call_id in list(waiting.values_list("pk", flat=True)[:100]):
+
+    def offer(call_id: int) -> None:
         call = _offer_call(call_id, company_id)
         if call is not None:
             offered.append(call)
+
+    # Each call in its own transaction: one that cannot be offered does not hold up the others.
+    _each("route_calls", list(waiting.values_list("pk", flat=True)[:100]), offer)
     return offered
 
 
@@ -1966,11 +1971,18 @@ def _expire_call_wrapup(call_id: int, agent_id: int, *, now: datetime) -> bool:
 
 
 def sweep_calls() -> int:
-    """Offer the waiting calls of every company, oldest first, each call in its own transaction: catches
-    what triggers missed."""
-    waiting = Call.objects.filter(state=C.WAITING).order_by("arrived_at", "pk")
-    waiting = list(waiting.values_list("pk", "company_id")[:500])
-    return _each("sweep_calls", waiting, lambda item: _offer_call(*item))
+    """Offer waiting calls of every company, each company's on its own and each call in its own transaction
+    (route_calls): catches what triggers missed."""
+    waiting = Call.objects.filter(state=C.WAITING).order_by()  # no DISTINCT over the model's ordering
+    companies = sorted(waiting.values_list("company_id", flat=True).distinct())
+    offered = 0
+
+    def route(company_id: int) -> None:
+        nonlocal offered
+        offered += len(route_calls(company_id=company_id))
+
+    _each("sweep_calls", companies, route)
+    return offered
 
 
 def offer_work(*, agent_id: int | None = None, agent: Membership | None = None) -> None:
