@@ -320,6 +320,8 @@ WEBCHAT_MAX_NAME_CHARS = 80
 WEBCHAT_RATE_PER_CHAT = env_int("WEBCHAT_RATE_PER_CHAT", 20)  # messages per 10 seconds
 WEBCHAT_RATE_PER_IP = env_int("WEBCHAT_RATE_PER_IP", 30)  # chats opened per minute
 WEBCHAT_TYPING_THROTTLE_SECONDS = 1.0
+# How long after a chat's end its customer token still reads it (the transcript); 401 token_expired after.
+WEBCHAT_TRANSCRIPT_READ_SECONDS = env_int("WEBCHAT_TRANSCRIPT_READ_SECONDS", 24 * 60 * 60)
 
 # Server processes freeze what has survived a while out of the cyclic garbage collector's scans, and
 # collect everything once per GC_FULL_SECONDS (contactcentre/collector.py); GC_FREEZE_SECONDS=0 leaves

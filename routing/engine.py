@@ -13,9 +13,11 @@ so a slow allocation never holds the caller's locks.
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -46,6 +48,7 @@ from webchat.models import (
     ParkReason,
     Sender,
 )
+from webchat.text import RESERVED_CLIENT_ID_MESSAGE, client_id_reserved, displayable_name
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,13 @@ def _require_storable(value: str | None, *, what: str, limit: int | None = None)
         raise TransitionError("invalid", f"The {what} contains characters that cannot be stored.", status=400)
     if limit is not None and len(value) > limit:
         raise TransitionError("invalid", f"The {what} is limited to {limit} characters.", status=400)
+
+
+def _require_client_id(client_id: str) -> None:
+    """A client's id for a message: storable, within the column, and not one of the product's own."""
+    _require_storable(client_id, what="message id", limit=CLIENT_ID_CHARS)
+    if client_id_reserved(client_id):
+        raise TransitionError("invalid", RESERVED_CLIENT_ID_MESSAGE, status=400)
 
 
 def target_state(action: str, state: str) -> str:
@@ -482,8 +492,12 @@ def chat_open(
     Locks the queue row so that concurrent opens respect Maximum Queue Length exactly. Refuses an unknown
     or disabled queue (404 unknown_queue), a full queue (409 queue_full) and a queue nobody serves when
     waiting is not allowed (409 no_agents); a refused chat is still logged, closed with outcome refused.
-    Allocates after commit when the queue auto-allocates.
+    Allocates after commit when the queue auto-allocates. The customer's name is stored without invisible
+    formatting characters; a client id of the product's own is refused (400 invalid).
     """
+    customer_name = displayable_name(customer_name)
+    if client_id:
+        _require_client_id(client_id)
     now = _now()
     out = Outbox()
     refusal: TransitionError | None = None
@@ -645,6 +659,8 @@ def _broadcast_message(out: Outbox, chat: Chat, message: Message) -> None:
 
 
 def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Message:
+    """Store and broadcast a message of the product's own. Its client id is in the reserved namespace
+    (webchat.text), which no client may use, so it never clashes with a client's message."""
     message = _store_message(chat, Sender.SYSTEM, f"system-{chat.pk}-{chat.last_seq + 1}", text, now)
     _broadcast_message(out, chat, message)
     return message
@@ -661,9 +677,10 @@ def _existing_message(chat_id, client_id: str) -> Message | None:
 def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
     """Store and broadcast a customer's message; the same client_id again returns the stored one.
 
-    Locks the chat. Refuses a message to an ended chat (409 chat_ended). Returns (message, created).
+    Locks the chat. Refuses a message to an ended chat (409 chat_ended) and a client id of the product's own
+    (400 invalid). Returns (message, created).
     """
-    _require_storable(client_id, what="message id", limit=CLIENT_ID_CHARS)
+    _require_client_id(client_id)
     _require_storable(text, what="message")
     now = _now()
     out = Outbox()
@@ -683,9 +700,10 @@ def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Messag
 def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
     """Store and broadcast an agent's reply. The chat must be the agent's active chat.
 
-    Locks the chat only: the rule (this agent holds it and it is active) is a property of the chat row.
+    Locks the chat only: the rule (this agent holds it and it is active) is a property of the chat row. A
+    client id of the product's own is refused (400 invalid).
     """
-    _require_storable(client_id, what="message id", limit=CLIENT_ID_CHARS)
+    _require_client_id(client_id)
     _require_storable(text, what="message")
     now = _now()
     out = Outbox()
@@ -1180,30 +1198,35 @@ def wrapup_complete(
 
 
 def expire_wrapups(*, now: datetime | None = None) -> int:
-    """Complete every active wrap-up whose countdown has run out. Returns how many were completed."""
+    """Complete every active wrap-up whose countdown has run out, each chat in its own transaction. Returns
+    how many were completed."""
     now = now or _now()
     due = list(
-        Chat.objects.filter(state=S.WRAPUP, wrapup_deadline__lte=now).values_list("pk", "agent_id")[:500]
+        Chat.objects.filter(state=S.WRAPUP, wrapup_deadline__lte=now)
+        .order_by("wrapup_deadline", "pk")
+        .values_list("pk", "agent_id")[:500]
     )
-    completed = 0
-    for chat_id, agent_id in due:
-        out = Outbox()
-        with transaction.atomic():
-            _lock_agent(agent_id)
-            chat = _lock_chat(chat_id)
-            # Re-check under lock: the agent may have extended, parked or completed it meanwhile.
-            if chat.agent_id != agent_id or chat.state != S.WRAPUP or chat.wrapup_deadline > now:
-                continue
-            target_state("expire_wrapup", chat.state)
-            _close(chat, now, Outcome.COMPLETED)
-            chat.save()
-            _tell_inbox(out, chat, agent_id)
-            _tell_agent(out, agent_id, type="presence")
-            out.add_once(events.wallboard_group(chat.company_id), {"type": "wallboard"})
-            out.send_on_commit()
-        completed += 1
-        offer_work(agent_id=agent_id)
-    return completed
+    return _each("expire_wrapups", due, lambda item: _expire_wrapup(*item, now=now))
+
+
+def _expire_wrapup(chat_id, agent_id: int, *, now: datetime) -> bool:
+    """Locks the agent, then the chat."""
+    out = Outbox()
+    with transaction.atomic():
+        _lock_agent(agent_id)
+        chat = _lock_chat(chat_id)
+        # Re-check under lock: the agent may have extended, parked or completed it meanwhile.
+        if chat.agent_id != agent_id or chat.state != S.WRAPUP or chat.wrapup_deadline > now:
+            return False
+        target_state("expire_wrapup", chat.state)
+        _close(chat, now, Outcome.COMPLETED)
+        chat.save()
+        _tell_inbox(out, chat, agent_id)
+        _tell_agent(out, agent_id, type="presence")
+        out.add_once(events.wallboard_group(chat.company_id), {"type": "wallboard"})
+        out.send_on_commit()
+    offer_work(agent_id=agent_id)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1446,19 +1469,21 @@ def agent_seen(*, agent_id: int, now: datetime | None = None) -> None:
 
 
 def expire_lost_connections(*, now: datetime | None = None) -> int:
-    """Treat as logged out every agent not seen for the grace period. Returns how many were logged out."""
+    """Treat as logged out every agent not seen for the grace period, each in its own transaction. Returns
+    how many were logged out."""
     now = now or _now()
     cutoff = now - timedelta(seconds=settings.AGENT_CONNECTION_GRACE_SECONDS)
     stale = list(
         Membership.objects.exclude(presence=Presence.UNAVAILABLE)
         .filter(last_seen_at__lt=cutoff)
+        .order_by("last_seen_at", "pk")
         .values_list("pk", flat=True)
     )
-    lost = 0
-    for agent_id in stale:
-        if agent_logout(agent=agent_id, reason="lost every connection", unseen_since=cutoff) is not None:
-            lost += 1
-    return lost
+    return _each(
+        "expire_lost_connections",
+        stale,
+        lambda agent_id: agent_logout(agent=agent_id, reason="lost every connection", unseen_since=cutoff),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1466,49 +1491,92 @@ def expire_lost_connections(*, now: datetime | None = None) -> int:
 
 
 def flag_reply_alerts(*, now: datetime | None = None) -> int:
-    """Flag chats whose customer has waited for a reply longer than the queue's limit, and tell the agent."""
+    """Flag chats whose customer has waited for a reply longer than the queue's limit, and tell the agent;
+    each queue in its own transaction. Returns how many chats were flagged."""
     now = now or _now()
-    flagged = 0
     waiting = (
         Chat.objects.filter(state__in=HELD_STATES, reply_overdue=False, customer_waiting_since__isnull=False)
         .order_by()  # DISTINCT over the model's ordering too would give one row per chat
         .values_list("queue_id", flat=True)
         .distinct()
     )
-    for queue in WebchatQueue.objects.filter(pk__in=list(waiting)):
-        cutoff = now - timedelta(seconds=queue.reply_alert_seconds)
-        due = Chat.objects.filter(
-            queue=queue,
-            state__in=HELD_STATES,
-            reply_overdue=False,
-            customer_waiting_since__lte=cutoff,
-        )
-        rows = list(due.values_list("pk", "agent_id"))
-        if not rows:
-            continue
-        out = Outbox()
-        with transaction.atomic():
-            # A reply that lands meanwhile clears customer_waiting_since: the filter re-checks it.
-            Chat.objects.filter(pk__in=[pk for pk, _ in rows], customer_waiting_since__lte=cutoff).update(
-                reply_overdue=True
-            )
-            for chat_id, agent_id in rows:
-                _tell_agent(out, agent_id, type="alert", chat_id=str(chat_id))
-                _tell_agent(out, agent_id, type="inbox")
-            out.send_on_commit()
-        flagged += len(rows)
+    queues = WebchatQueue.objects.filter(pk__in=list(waiting)).order_by("pk")
+    flagged = 0
+
+    def flag(queue: WebchatQueue) -> None:
+        nonlocal flagged
+        flagged += _flag_reply_alerts_of(queue, now=now)
+
+    _each("flag_reply_alerts", list(queues), flag)
     return flagged
 
 
+def _flag_reply_alerts_of(queue: WebchatQueue, *, now: datetime) -> int:
+    cutoff = now - timedelta(seconds=queue.reply_alert_seconds)
+    due = Chat.objects.filter(
+        queue=queue,
+        state__in=HELD_STATES,
+        reply_overdue=False,
+        customer_waiting_since__lte=cutoff,
+    )
+    rows = list(due.values_list("pk", "agent_id"))
+    if not rows:
+        return 0
+    out = Outbox()
+    with transaction.atomic():
+        # A reply that lands meanwhile clears customer_waiting_since: the filter re-checks it.
+        Chat.objects.filter(pk__in=[pk for pk, _ in rows], customer_waiting_since__lte=cutoff).update(
+            reply_overdue=True
+        )
+        for chat_id, agent_id in rows:
+            _tell_agent(out, agent_id, type="alert", chat_id=str(chat_id))
+            _tell_agent(out, agent_id, type="inbox")
+        out.send_on_commit()
+    return len(rows)
+
+
 def sweep_allocation() -> int:
-    """Allocate whatever is waiting in every auto-allocating queue: catches what triggers missed."""
-    queue_ids = (
+    """Allocate whatever is waiting in every auto-allocating queue, each queue in its own transaction:
+    catches what triggers missed. Returns how many chats were allocated."""
+    queue_ids = list(
         Chat.objects.filter(state=S.QUEUED, queue__auto_allocate=True, queue__enabled=True)
         .order_by()  # DISTINCT over the model's ordering too would give one row per waiting chat
         .values_list("queue_id", flat=True)
         .distinct()
     )
-    return allocate_queues(queue_ids=queue_ids)
+    allocated = 0
+
+    def allocate(queue_id: int) -> None:
+        nonlocal allocated
+        allocated += len(allocate_after_change(queue_id=queue_id))
+
+    _each("sweep_allocation", sorted(queue_ids), allocate)
+    return allocated
+
+
+def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
+    """Run a periodic job's (or a sweep's) `handle` on each item in turn; returns how many gave a true
+    answer.
+
+    Each item runs in transactions of its own, so an item that fails (a bad row, a refused transition, a
+    database error) is logged with its id and skipped: it never stops the job for the items after it, least
+    of all another company's. Called inside a transaction (a caller's, or a test's), each item gets a
+    savepoint, so that a failed one is rolled back alone and the transaction goes on.
+    """
+    done = 0
+    for item in items:
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                if handle(item):
+                    done += 1
+        except TransitionError as refusal:
+            # A race lost to another transition (the agent moved the item on meanwhile): nothing is wrong.
+            logger.info("%s: %s skipped (%s)", job, item, refusal.code, extra={"job": job})
+        except Exception:
+            logger.exception(
+                "%s: %s failed and was skipped", job, item, extra={"job": job, "item": str(item)}
+            )
+    return done
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1604,10 +1672,14 @@ def route_calls(*, company_id: int) -> list[Call]:
     """
     offered = []
     waiting = Call.objects.filter(company_id=company_id, state=C.WAITING).order_by("arrived_at", "pk")
-    for call_id in list(waiting.values_list("pk", flat=True)[:100]):
+
+    def offer(call_id: int) -> None:
         call = _offer_call(call_id, company_id)
         if call is not None:
             offered.append(call)
+
+    # Each call in its own transaction: one that cannot be offered does not hold up the others.
+    _each("route_calls", list(waiting.values_list("pk", flat=True)[:100]), offer)
     return offered
 
 
@@ -1858,44 +1930,61 @@ def _ring_out(*, agent_id: int, call_id: int, action: str, now: datetime | None 
 
 
 def expire_call_offers(*, now: datetime | None = None) -> int:
-    """Ring-no-answer: offers past their ring timeout move on to the next agent."""
+    """Ring-no-answer: offers past their ring timeout move on to the next agent, each call in its own
+    transaction."""
     now = now or _now()
     due = list(
-        Call.objects.filter(state=C.OFFERED, offer_deadline__lte=now).values_list("pk", "agent_id")[:500]
+        Call.objects.filter(state=C.OFFERED, offer_deadline__lte=now)
+        .order_by("offer_deadline", "pk")
+        .values_list("pk", "agent_id")[:500]
     )
-    for call_id, agent_id in due:
-        _ring_out(agent_id=agent_id, call_id=call_id, action="ring_out", now=now)
-    return len(due)
+    return _each(
+        "expire_call_offers",
+        due,
+        lambda item: _ring_out(agent_id=item[1], call_id=item[0], action="ring_out", now=now) or True,
+    )
 
 
 def expire_call_wrapups(*, now: datetime | None = None) -> int:
-    """Complete call wrap-ups whose time has run out."""
+    """Complete call wrap-ups whose time has run out, each call in its own transaction."""
     now = now or _now()
     due = list(
-        Call.objects.filter(state=C.WRAPUP, wrapup_deadline__lte=now).values_list("pk", "agent_id")[:500]
+        Call.objects.filter(state=C.WRAPUP, wrapup_deadline__lte=now)
+        .order_by("wrapup_deadline", "pk")
+        .values_list("pk", "agent_id")[:500]
     )
-    completed = 0
-    for call_id, agent_id in due:
-        out = Outbox()
-        with transaction.atomic():
-            agent = _lock_agent(agent_id)
-            call = _lock_call(call_id, company_id=agent.company_id)
-            if call.state != C.WRAPUP or call.wrapup_deadline > now:
-                continue
-            _close_call(out, call, agent, now, "completed")
-            call.save()
-            _tell_call(out, call, agent_id)
-            out.send_on_commit()
-        completed += 1
-        offer_work(agent_id=agent_id)
-    return completed
+    return _each("expire_call_wrapups", due, lambda item: _expire_call_wrapup(*item, now=now))
+
+
+def _expire_call_wrapup(call_id: int, agent_id: int, *, now: datetime) -> bool:
+    """Locks the agent, then the call."""
+    out = Outbox()
+    with transaction.atomic():
+        agent = _lock_agent(agent_id)
+        call = _lock_call(call_id, company_id=agent.company_id)
+        if call.state != C.WRAPUP or call.wrapup_deadline > now:
+            return False
+        _close_call(out, call, agent, now, "completed")
+        call.save()
+        _tell_call(out, call, agent_id)
+        out.send_on_commit()
+    offer_work(agent_id=agent_id)
+    return True
 
 
 def sweep_calls() -> int:
-    """Offer waiting calls of every company: catches what triggers missed."""
+    """Offer waiting calls of every company, each company's on its own and each call in its own transaction
+    (route_calls): catches what triggers missed."""
     waiting = Call.objects.filter(state=C.WAITING).order_by()  # no DISTINCT over the model's ordering
-    companies = waiting.values_list("company_id", flat=True).distinct()
-    return sum(len(route_calls(company_id=company_id)) for company_id in list(companies))
+    companies = sorted(waiting.values_list("company_id", flat=True).distinct())
+    offered = 0
+
+    def route(company_id: int) -> None:
+        nonlocal offered
+        offered += len(route_calls(company_id=company_id))
+
+    _each("sweep_calls", companies, route)
+    return offered
 
 
 def offer_work(*, agent_id: int | None = None, agent: Membership | None = None) -> None:

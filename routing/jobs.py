@@ -1,4 +1,10 @@
-"""The periodic jobs: run by Celery beat in production and by the in-process scheduler when embedded."""
+"""The periodic jobs: run by Celery beat in production and by the in-process scheduler when embedded.
+
+Each job handles each of its items (a chat, a call, an agent, a queue) in its own transaction and goes on
+past one that fails, logging it (engine._each): one bad row never stops a job for the others, least of all
+another company's. A new job does the same, and gets its case in
+tests/security/test_periodic_jobs_isolation.py.
+"""
 
 from crm import services as crm_services
 from routing import engine

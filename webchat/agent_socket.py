@@ -11,22 +11,25 @@ Client to server:
   "client_id", "seq"}, or an error frame
 - {"type": "typing", "chat_id": "...", "typing": true | false}
 Server to client: the engine's frames (inbox, chat, queue, bell, presence, alert, wallboard, message with
-chat_id, typing with chat_id) and {"type": "error", "code", "message"} for a bad frame.
+chat_id, typing with chat_id) and {"type": "error", "code", "message"} for a bad frame. Typing is passed on
+only as it changes, and a socket that keeps sending bad frames is closed (webchat.floods).
 """
 
 import json
 import logging
 import time
+from functools import cached_property
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 from contactcentre.channel_layer import ReconnectOnLossMixin
 from contactcentre.database import SocketDatabaseMixin, in_database
 from contactcentre.models import Membership
 from routing import engine, events, selectors
 from webchat import customer as checks
+from webchat import floods
 from webchat.customer import Refusal
 from webchat.models import Chat, ChatState, Message
 
@@ -40,11 +43,11 @@ logger = logging.getLogger(__name__)
 class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketConsumer):
     membership: Membership | None = None
     groups_joined: list[str]
+    closing = False
 
     async def connect(self) -> None:
         self.groups_joined = []
         self.last_seen_write = 0.0
-        self.last_typing: dict[str, float] = {}
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -71,6 +74,8 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             logger.info("agent socket closed", extra={"agent_id": self.membership.pk, "close_code": code})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return  # Closed for too many refused frames: frames still in flight are dropped.
         try:
             frame = json.loads(text_data or "")
         except (ValueError, RecursionError):
@@ -111,6 +116,10 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
         except engine.TransitionError as refusal:
             await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
             return
+        except DatabaseError as error:
+            refusal = checks.database_refusal(error)
+            await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
+            return
         await self.send(
             text_data=json.dumps(
                 {"type": "ack", "chat_id": chat_id, "client_id": client_id, "seq": message.seq}
@@ -122,11 +131,10 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
         if not isinstance(chat_id, str) or not isinstance(typing, bool):
             await self._error("invalid", "A typing frame needs chat_id and typing true or false.")
             return
-        # Typing is throttled and never stored: a start at most once a second per chat; stops always pass.
-        now = time.monotonic()
-        if typing and now - self.last_typing.get(chat_id, 0.0) < settings.WEBCHAT_TYPING_THROTTLE_SECONDS:
+        # Never stored, and passed on only as it changes (webchat.floods): a flood reaches neither the
+        # database nor the customer.
+        if not self.typing_gate.passes(typing, chat_id):
             return
-        self.last_typing[chat_id] = now if typing else 0.0
         if not await self._holds_active(chat_id):
             return
         await self.channel_layer.group_send(
@@ -134,8 +142,27 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
         )
 
+    @cached_property
+    def typing_gate(self) -> floods.TypingGate:
+        return floods.TypingGate()
+
+    @cached_property
+    def refusals(self) -> floods.RefusalBudget:
+        return floods.RefusalBudget()
+
     async def _error(self, code: str, message: str, **extra) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
+        """Answer a refused frame, within the socket's budget of refusals; past it, close the socket."""
+        verdict = self.refusals.refused()
+        if verdict == "close":
+            self.closing = True
+            logger.info(
+                "agent socket closed: too many refused frames",
+                extra={"agent_id": self.membership.pk, "close_code": floods.CLOSE_TOO_MANY_REFUSALS},
+            )
+            await self.close(code=floods.CLOSE_TOO_MANY_REFUSALS)
+        elif verdict == "answer":
+            frame = {"type": "error", "code": code, "message": message, **extra}
+            await self.send(text_data=json.dumps(frame))
 
     def _post_message(self, chat_id: str, client_id: str, text: str, seen: bool) -> Message:
         if seen:

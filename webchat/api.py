@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
@@ -48,6 +48,11 @@ def api_endpoint(*methods: str) -> Callable:
                     response = view(request, *args, **kwargs)
                 except (Refusal, engine.TransitionError) as refusal:
                     response = error(refusal.code, refusal.message, refusal.status)
+                except DatabaseError as database_error:
+                    refusal = customer.database_refusal(database_error)
+                    response = error(refusal.code, refusal.message, refusal.status)
+                    if refusal.status == 503:
+                        response["Retry-After"] = "5"
             origin = request.headers.get("Origin")
             # A refused origin (403) gets no CORS header: the browser then hides the answer from that page.
             if origin and response.status_code != 403:
@@ -78,7 +83,7 @@ def chats(request: HttpRequest) -> JsonResponse:
     queue_token = customer.optional_text(body, "queue_token", limit=MAX_QUEUE_TOKEN_CHARS)
     if not queue_token:
         raise Refusal("invalid", "queue_token is required.", 400)
-    name = customer.optional_text(body, "name", limit=settings.WEBCHAT_MAX_NAME_CHARS)
+    name = customer.customer_name(body)
     first_message = customer.message_text(body, "message", required=False)
     visitor_id = customer.optional_text(body, "visitor_id", limit=MAX_VISITOR_ID_CHARS)
     client_id = customer.client_id(body, required=False)

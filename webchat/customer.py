@@ -1,19 +1,26 @@
 """What the customer's API and WebSocket share: finding the chat, checking who may use it, checking what
 they send, and reading what they missed."""
 
+import logging
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, DataError, IntegrityError
+from django.utils import timezone
 
 from routing import engine
 from routing.models import WebchatQueue
+from webchat import text
 from webchat.models import Chat
 from webchat.tokens import customer_token_valid
 
 MAX_CLIENT_ID_CHARS = 64
 MAX_SEQ = 2**31 - 1
+
+logger = logging.getLogger(__name__)
 
 # PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8:
 # such text is refused as invalid rather than failing in the database.
@@ -38,8 +45,24 @@ def find_chat(chat_id) -> Chat:
 
 
 def require_token(chat: Chat, token: object) -> None:
+    """The token must be this chat's, and the chat may not have ended more than
+    WEBCHAT_TRANSCRIPT_READ_SECONDS ago: a token found later (a shared device, an old backup of an app's
+    storage) no longer reads the conversation."""
     if not customer_token_valid(token=token, chat_id=chat.pk):
         raise Refusal("unauthorized", "A valid customer token for this chat is needed.", 401)
+    if transcript_window_passed(chat):
+        raise Refusal(
+            "token_expired",
+            "This chat ended too long ago to be read with its customer token. Please start a new chat.",
+            401,
+        )
+
+
+def transcript_window_passed(chat: Chat) -> bool:
+    """Whether the chat ended more than WEBCHAT_TRANSCRIPT_READ_SECONDS ago."""
+    ended = chat.ended_at or chat.closed_at
+    window = timedelta(seconds=settings.WEBCHAT_TRANSCRIPT_READ_SECONDS)
+    return ended is not None and timezone.now() - ended > window
 
 
 def require_allowed_origin(queue: WebchatQueue, *, origin: str | None, host: str) -> None:
@@ -91,10 +114,30 @@ def message_text(data: dict, field: str, *, required: bool) -> str:
 
 
 def client_id(data: dict, *, required: bool) -> str:
+    """The client's id for a message: the one check of the API and both sockets."""
     value = optional_text(data, "client_id", limit=MAX_CLIENT_ID_CHARS)
     if required and not value:
         raise Refusal("invalid", "client_id is required: a unique id chosen by the client.", 400)
+    if text.client_id_reserved(value):
+        raise Refusal("invalid", text.RESERVED_CLIENT_ID_MESSAGE, 400)
     return value
+
+
+def customer_name(data: dict, field: str = "name") -> str:
+    """The customer's display name, without the invisible characters that could make it read otherwise."""
+    return text.displayable_name(optional_text(data, field, limit=settings.WEBCHAT_MAX_NAME_CHARS))
+
+
+def database_refusal(error: DatabaseError) -> Refusal:
+    """A database error met while serving a customer, as the refusal the client is told of (logged here).
+
+    The checks before the engine should leave nothing the database refuses; if one is missed, the client
+    still gets a documented answer and nothing was stored (the transaction was rolled back).
+    """
+    logger.exception("the database refused a customer's request")
+    if isinstance(error, (IntegrityError, DataError)):
+        return Refusal("invalid", "This could not be stored. Please check what was sent.", 400)
+    return Refusal("unavailable", "The service is briefly unavailable. Please try again shortly.", 503)
 
 
 def seq_number(value: object) -> int:

@@ -2,21 +2,21 @@
 
 Transport only: it checks the Origin on connect and the customer token in the first frame, joins the
 chat's group, sends what the client missed, passes messages and the end to the engine and typing to the
-agent, and relays the engine's frames. A bad frame is answered with an error frame; the socket stays open.
+agent, and relays the engine's frames. A bad frame is answered with an error frame and the socket stays open;
+one that keeps sending them is closed (webchat.floods), and typing is passed on only as it changes.
 """
 
 import asyncio
 import json
 import logging
-import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
+from django.db import DatabaseError
 
 from contactcentre.channel_layer import ReconnectOnLossMixin
 from contactcentre.database import SocketDatabaseMixin, in_database
 from routing import engine, events, selectors
-from webchat import customer, ratelimit
+from webchat import customer, floods, ratelimit
 from webchat.customer import Refusal
 from webchat.models import HELD_STATES, Chat, Message
 
@@ -32,11 +32,13 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
 
     chat: Chat | None = None
     joined = False
+    closing = False
     hello_wait: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.chat_id = str(self.scope["url_route"]["kwargs"]["chat_id"])
-        self.last_typing = 0.0
+        self.typing_gate = floods.TypingGate()
+        self.refusals = floods.RefusalBudget()
         # Accept before closing, so that the client sees the close code rather than a failed handshake.
         await self.accept()
         try:
@@ -58,8 +60,8 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
             await self.channel_layer.group_discard(events.chat_group(self.chat_id), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.chat is None:
-            return  # Refused on connect and closing: frames still in flight are dropped.
+        if self.chat is None or self.closing:
+            return  # Refused and closing: frames still in flight are dropped.
         try:
             frame = json.loads(text_data or "")
         except (ValueError, RecursionError):
@@ -83,6 +85,9 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
                 await self._error("invalid", "Unknown frame type.")
         except (Refusal, engine.TransitionError) as refusal:
             await self._error(refusal.code, refusal.message, **self._echo(frame))
+        except DatabaseError as error:
+            refusal = customer.database_refusal(error)
+            await self._error(refusal.code, refusal.message, **self._echo(frame))
 
     async def relay(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event["frame"]))
@@ -93,8 +98,11 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         after_seq = customer.seq_number(frame.get("after_seq", 0))
         try:
             customer.require_token(self.chat, frame.get("customer_token"))
-        except Refusal:
-            await self._refuse(CLOSE_UNAUTHORIZED, "unauthorized")
+        except Refusal as refusal:
+            if refusal.code == "token_expired":
+                # Said before the close, so that the client can tell the customer why.
+                await self._send_error(refusal.code, refusal.message)
+            await self._refuse(CLOSE_UNAUTHORIZED, refusal.code)
             return
         self.hello_wait.cancel()
         # Join before reading the backlog: a message stored in between then arrives twice (the client
@@ -125,11 +133,10 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         typing = frame.get("typing")
         if not isinstance(typing, bool):
             raise Refusal("invalid", "A typing frame needs typing true or false.", 400)
-        # Throttled and never stored: a start at most once per throttle period; a stop always passes.
-        now = time.monotonic()
-        if typing and now - self.last_typing < settings.WEBCHAT_TYPING_THROTTLE_SECONDS:
+        # Never stored, and passed on only as it changes (webchat.floods): a flood reaches neither the
+        # database nor the agent.
+        if not self.typing_gate.passes(typing):
             return
-        self.last_typing = now if typing else 0.0
         agent_id = await in_database(self._holding_agent)()
         if agent_id is None:
             return
@@ -159,6 +166,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
             await self._refuse(CLOSE_UNAUTHORIZED, "no_hello")
 
     async def _refuse(self, close_code: int, reason: str) -> None:
+        self.closing = True
         logger.info(
             "customer socket closed with %s (%s)",
             close_code,
@@ -168,6 +176,14 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         await self.close(code=close_code)
 
     async def _error(self, code: str, message: str, **extra) -> None:
+        """Answer a refused frame, within the socket's budget of refusals; past it, close the socket."""
+        verdict = self.refusals.refused()
+        if verdict == "close":
+            await self._refuse(floods.CLOSE_TOO_MANY_REFUSALS, "too_many_refusals")
+        elif verdict == "answer":
+            await self._send_error(code, message, **extra)
+
+    async def _send_error(self, code: str, message: str, **extra) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
 
     def _header(self, name: bytes) -> str | None:

@@ -25,6 +25,7 @@ from routing.telephony import signature
 from tests import factories
 from tests.two_factor_support import log_in_verified
 from tests.webchat_support import agent_socket, customer_socket, say_hello
+from webchat import floods
 from webchat.models import Chat, Classification, Message, ResponseTemplate
 from webchat.tokens import customer_token_for, customer_token_valid
 
@@ -33,7 +34,7 @@ API = "/api/webchat/v1"
 # docs/chat-api.md, "Errors": the codes each status may carry.
 CHAT_API_ERRORS = {
     400: {"invalid"},
-    401: {"unauthorized"},
+    401: {"unauthorized", "token_expired"},
     403: {"origin_not_allowed"},
     404: {"unknown_queue", "not_found"},
     405: {"method_not_allowed"},
@@ -49,6 +50,13 @@ TELEPHONY_ERRORS = {
     413: {"too_long"},
 }
 SOCKET_ERRORS = {"invalid", "too_long", "rate_limited", "chat_ended", "busy"}
+# The product's own client ids, in the spellings a client might try (webchat/text.py).
+reserved_client_ids = st.builds(
+    lambda prefix, case, rest: case(prefix) + rest,
+    st.sampled_from(["system-", "open-"]),
+    st.sampled_from([str, str.upper, str.title]),
+    st.text(alphabet=st.characters(codec="ascii", categories=("L", "N", "Pd")), max_size=40),
+)
 
 NASTY = [
     "",
@@ -188,6 +196,22 @@ def test_reading_and_sending_with_any_request_answers_as_documented(quiet_client
         assert after_rows == before, code
 
 
+@given(client_id=reserved_client_ids, text=nasty_text | st.just("Hi"))
+def test_a_client_id_of_the_products_own_is_always_refused_as_invalid(quiet_client, waiting, client_id, text):
+    chat, token = waiting
+    before = list(chat.messages.values_list("seq", "client_id"))
+
+    response = quiet_client.post(
+        f"{API}/chats/{chat.pk}/messages",
+        json.dumps({"client_id": client_id, "text": text}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert documented(response, CHAT_API_ERRORS, set()) in ("invalid", "too_long")
+    assert list(chat.messages.values_list("seq", "client_id")) == before
+
+
 def _header_safe(value: str) -> bool:
     """Only what can travel in an HTTP header (latin-1, no line breaks) is sent as one."""
     try:
@@ -283,6 +307,46 @@ def _json_or_none(text: str):
         return json.loads(text)
     except ValueError:
         return None
+
+
+@settings(max_examples=10)
+@given(
+    sent=st.lists(
+        frames
+        | reserved_client_ids.map(lambda cid: json.dumps({"type": "message", "client_id": cid, "text": "x"})),
+        min_size=1,
+        max_size=80,
+    )
+)
+async def test_any_stream_of_frames_gets_documented_answers_and_at_worst_the_documented_close(
+    socket_db, sent
+):
+    queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
+    chat = (await database_sync_to_async(engine.chat_open)(queue_token=queue.token)).chat
+    ws = await customer_socket(chat.pk)
+    await say_hello(ws, customer_token_for(chat_id=chat.pk))
+
+    for frame in sent:
+        await ws.send_to(text_data=frame)
+    errors = 0
+    while not await ws.receive_nothing(timeout=0.3):
+        output = await ws.receive_output()
+        if output["type"] == "websocket.close":
+            assert output["code"] == floods.CLOSE_TOO_MANY_REFUSALS, output
+            break
+        answer = json.loads(output["text"])
+        assert answer["type"] in ("ack", "error", "state", "message"), answer
+        if answer["type"] == "error":
+            assert answer["code"] in SOCKET_ERRORS, answer
+            errors += 1
+    assert errors <= floods.REFUSALS_ANSWERED
+    stored = await database_sync_to_async(
+        lambda: list(
+            Message.objects.filter(chat=chat).exclude(sender="system").values_list("client_id", flat=True)
+        )
+    )()
+    assert not [client_id for client_id in stored if client_id.lower().startswith(("system-", "open-"))]
+    await ws.disconnect()
 
 
 @settings(max_examples=25)
