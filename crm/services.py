@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcentre import audit
+from contactcentre import audit, periodic
 from contactcentre.models import AuditEntry, Company
 from crm.models import Channel, Contact, Interaction
 from routing.models import Call, CallState
@@ -143,20 +143,20 @@ def contact_export(*, company_id: int, contact_id: int, actor=None) -> dict:
 
 def transcripts_expire(*, now: dt.datetime | None = None) -> int:
     """The retention job: anonymise the closed interactions of each company older than its retention
-    period, a batch per company and tick, each interaction in a transaction of its own (one that fails is
-    logged and skipped). Returns how many were anonymised."""
+    period, a batch per company and tick, each company and each interaction on its own
+    (contactcentre.periodic: one that fails is logged and skipped). Returns how many were anonymised."""
     now = now or timezone.now()
     companies = Company.objects.filter(transcript_retention_days__isnull=False).only(
         "name", "transcript_retention_days"
     )
-    total = 0
-    for company in list(companies):
-        try:
-            total += _expire_company_transcripts(company, now=now)
-        except Exception:
-            # One company's failure must not keep the others' transcripts past their retention.
-            logger.exception("The retention job failed for a company", extra={"company_id": company.pk})
-    return total
+    anonymised = []
+
+    def expire(company: Company) -> bool:
+        anonymised.append(_expire_company_transcripts(company, now=now))
+        return True
+
+    periodic.each("transcripts_expire", list(companies), expire, log=logger)
+    return sum(anonymised)
 
 
 def _expire_company_transcripts(company: Company, *, now: dt.datetime) -> int:
@@ -170,14 +170,12 @@ def _expire_company_transcripts(company: Company, *, now: dt.datetime) -> int:
         .order_by("closed_at")
         .values_list("pk", flat=True)[:RETENTION_BATCH]
     )
-    done = 0
-    for interaction_id in due:
-        try:
-            done += interaction_anonymise(interaction_id=interaction_id, now=now)
-        except Exception:
-            logger.exception(
-                "Could not anonymise an expired transcript", extra={"interaction_id": interaction_id}
-            )
+    done = periodic.each(
+        "transcripts_expire",
+        due,
+        lambda interaction_id: interaction_anonymise(interaction_id=interaction_id, now=now),
+        log=logger,
+    )
     if done:
         audit.record(
             AuditEntry.Action.TRANSCRIPTS_EXPIRED,

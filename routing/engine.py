@@ -14,7 +14,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from contactcentre import periodic
 from contactcentre.models import ChannelPriority, Membership, Presence
 from crm.models import Channel, Contact, Interaction
 from routing import events, selectors, telephony
@@ -1555,28 +1555,9 @@ def sweep_allocation() -> int:
 
 
 def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
-    """Run a periodic job's (or a sweep's) `handle` on each item in turn; returns how many gave a true
-    answer.
-
-    Each item runs in transactions of its own, so an item that fails (a bad row, a refused transition, a
-    database error) is logged with its id and skipped: it never stops the job for the items after it, least
-    of all another company's. Called inside a transaction (a caller's, or a test's), each item gets a
-    savepoint, so that a failed one is rolled back alone and the transaction goes on.
-    """
-    done = 0
-    for item in items:
-        try:
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                if handle(item):
-                    done += 1
-        except TransitionError as refusal:
-            # A race lost to another transition (the agent moved the item on meanwhile): nothing is wrong.
-            logger.info("%s: %s skipped (%s)", job, item, refusal.code, extra={"job": job})
-        except Exception:
-            logger.exception(
-                "%s: %s failed and was skipped", job, item, extra={"job": job, "item": str(item)}
-            )
-    return done
+    """Run a periodic job's (or a sweep's) `handle` on each item in its own transaction
+    (contactcentre.periodic); a race lost to another transition is no failure."""
+    return periodic.each(job, items, handle, log=logger, expected=(TransitionError,))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contactcentre.models import Membership, Presence
+from crm.models import Interaction
 from routing import engine, jobs, scheduler
 from routing.models import Call
 from tests import factories
@@ -229,6 +230,25 @@ def expire_lost_connections_case(broken, healthy, clock, refuse_updates) -> Call
     return check
 
 
+def transcripts_expire_case(broken, healthy, clock, refuse_updates) -> Callable[[], None]:
+    interactions = []
+    for company in (broken, healthy, broken):
+        company.transcript_retention_days = 1
+        company.save(update_fields=["transcript_retention_days"])
+        chat = drive_to_wrapup(company)
+        engine.wrapup_complete(agent=chat.agent, chat_id=chat.pk)
+        interactions.append(Interaction.objects.get(chat=chat))
+        clock.shift(1)
+    refuse_updates("crm_interaction", [interactions[0].pk, interactions[2].pk])
+    clock.shift(dt.timedelta(days=2))
+
+    def check() -> None:
+        assert reload(interactions[1]).anonymised_at is not None
+        assert reload(interactions[0]).anonymised_at is None and reload(interactions[2]).anonymised_at is None
+
+    return check
+
+
 def poison(chat: Chat) -> None:
     """What an older release let a customer store: a message under the id of the chat's next system
     message, which makes that system message (here, the logout's) break the unique constraint."""
@@ -252,6 +272,7 @@ CASES = {
     "sweep_allocation": sweep_allocation_case,
     "sweep_calls": sweep_calls_case,
     "expire_lost_connections": expire_lost_connections_case,
+    "transcripts_expire": transcripts_expire_case,
 }
 
 
@@ -269,7 +290,7 @@ def test_a_failing_item_of_one_company_does_not_stop_the_tick_for_another(job, c
         # The agents are still connected: only the job under test has work to do.
         Membership.objects.update(last_seen_at=timezone.now())
 
-    with caplog.at_level(logging.ERROR, logger="routing.engine"):
+    with caplog.at_level(logging.ERROR):
         scheduler.run_jobs_once()
 
     check()
