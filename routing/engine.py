@@ -78,6 +78,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "extend": {S.WRAPUP: S.WRAPUP},
     "complete_wrapup": {S.WRAPUP: S.CLOSED, S.WRAPUP_PARKED: S.CLOSED},
     "expire_wrapup": {S.WRAPUP: S.CLOSED},
+    # A disabled queue hands its waiting chats on: to its fallback queue, or ended (queue_disable).
+    "to_fallback": {S.QUEUED: S.QUEUED},
+    "queue_closed": {S.QUEUED: S.CLOSED},
     "release": {
         S.INBOX: S.QUEUED,
         S.ACTIVE: S.QUEUED,
@@ -106,7 +109,12 @@ REFUSALS = {
     "complete_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
     "expire_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
     "release": ("not_held", "This chat is not held by an agent."),
+    "to_fallback": ("not_queued", "This chat is no longer waiting in a queue."),
+    "queue_closed": ("not_queued", "This chat is no longer waiting in a queue."),
 }
+
+MOVED_TO_FALLBACK = "This queue has closed, so your chat has moved to another queue. Please keep waiting."
+QUEUE_CLOSED = "This queue has closed, so this chat has ended. Please contact us again later."
 
 
 # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8. A form or a JSON body can
@@ -338,6 +346,9 @@ def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
 
 
 def _require_logged_in(agent: Membership) -> None:
+    """The agent (locked, with their user) is signed in and their login is active."""
+    if not agent.user.is_active:
+        raise TransitionError("inactive", "Your login has been deactivated.", status=403)
     if agent.presence == Presence.UNAVAILABLE:
         raise TransitionError(
             "unavailable", "You are Unavailable: set yourself Available or on a break first."
@@ -1061,6 +1072,10 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
         target = target_state(action, chat.state)
         if chat.ended_at is not None:
             raise TransitionError("customer_left", "The customer has left: activate the chat to wrap it up.")
+        if queue_id is None and not chat.queue.enabled:
+            raise TransitionError(
+                "queue_disabled", "This chat's queue is disabled: transfer it to another queue."
+            )
         old_queue = chat.queue
         if queue_id is not None:
             new_queue = WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).first()
@@ -1375,7 +1390,7 @@ def agent_logout(
             return None
         held = list(
             Chat.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("queue")
+            .select_related("queue", "queue__fallback_queue")
             .filter(agent=agent, state__in=HELD_STATES)
             .order_by("pk")
         )
@@ -1384,6 +1399,20 @@ def agent_logout(
             target = target_state("release", chat.state)
             if target == S.QUEUED and chat.ended_at is not None:
                 target = S.CLOSED
+            if target == S.QUEUED and not chat.queue.enabled:
+                # Its queue was disabled while the agent held it: it waits where that queue's waiting chats
+                # went, or ends as they did.
+                fallback = chat.queue.fallback_queue
+                if fallback is not None and fallback.enabled and fallback.company_id == chat.company_id:
+                    chat.queue = fallback
+                else:
+                    _stop_handle_clock(chat, now)
+                    chat.agent = agent
+                    _system_message(out, chat, QUEUE_CLOSED, now)
+                    _close(chat, now, Outcome.REFUSED)
+                    chat.save()
+                    _tell_customer(out, chat)
+                    continue
             if target == S.QUEUED:
                 _stop_handle_clock(chat, now)
                 chat.state = S.QUEUED
@@ -1509,6 +1538,99 @@ def sweep_allocation() -> int:
         .distinct()
     )
     return allocate_queues(queue_ids=queue_ids)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Configuration changes that reach live work
+
+
+@dataclass(frozen=True)
+class DisabledQueue:
+    queue: WebchatQueue
+    moved: list[Chat]  # now waiting in the fallback queue
+    ended: list[Chat]  # closed, the customer told why
+
+
+def queue_disable(*, queue_id: int) -> DisabledQueue:
+    """Disable a webchat queue: it takes no new chats, and its waiting chats are handed on.
+
+    Locks the queue and its fallback queue (by primary key, as chat_open locks a queue, so no chat opens in
+    either meanwhile), then the queue's waiting chats (by primary key; a chat being taken or allocated at
+    this moment is waited for, and passed over if it is no longer waiting). Each waiting chat moves to the
+    fallback queue if the queue has an enabled one, keeping its time in the queue (its place among the
+    fallback queue's chats follows from it), or else is closed with outcome refused; either way the customer
+    is told in a system message. Chats held by agents stay with them. Disabling a disabled queue hands on
+    whatever still waits in it. The fallback queue allocates after commit.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        queue = WebchatQueue.objects.filter(pk=queue_id).values_list("pk", "fallback_queue_id").first()
+        if queue is None:
+            raise TransitionError("unknown_queue", "No such queue.", status=404)
+        locked = {
+            row.pk: row
+            for row in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("company")
+            .filter(pk__in=[pk for pk in queue if pk is not None])
+            .order_by("pk")
+        }
+        queue = locked[queue_id]
+        fallback = locked.get(queue.fallback_queue_id)
+        if fallback is None and queue.fallback_queue_id is not None:
+            # The fallback changed between the read and the lock: follow the one now stored.
+            fallback = (
+                WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+                .filter(pk=queue.fallback_queue_id)
+                .first()
+            )
+        if fallback is not None and (not fallback.enabled or fallback.company_id != queue.company_id):
+            fallback = None
+        if queue.enabled:
+            queue.enabled = False
+            queue.save(update_fields=["enabled"])
+        waiting = list(
+            Chat.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("queue")
+            .filter(queue=queue, state=S.QUEUED)
+            .order_by("pk")
+        )
+        moved, ended = [], []
+        for chat in waiting:
+            if fallback is not None:
+                chat.state = target_state("to_fallback", chat.state)
+                chat.queue = fallback
+                chat.save(update_fields=["state", "queue"])
+                _system_message(out, chat, MOVED_TO_FALLBACK, now)
+                moved.append(chat)
+            else:
+                target_state("queue_closed", chat.state)
+                _system_message(out, chat, QUEUE_CLOSED, now)
+                _close(chat, now, Outcome.REFUSED)
+                chat.save()
+                ended.append(chat)
+            _tell_customer(out, chat)
+        _tell_queue(out, queue)
+        if moved:
+            _tell_queue(out, fallback)
+            out.add_positions(fallback.pk)
+        out.send_on_commit()
+        if moved and fallback.auto_allocate:
+            transaction.on_commit(lambda: allocate_queues(queue_ids=[fallback.pk]))
+    logger.info(
+        "queue %s disabled: %d waiting chat(s) moved to queue %s, %d ended",
+        queue.pk,
+        len(moved),
+        fallback.pk if fallback else None,
+        len(ended),
+        extra={
+            "queue_id": queue.pk,
+            "company_id": queue.company_id,
+            "moved": [str(chat.pk) for chat in moved],
+            "ended": [str(chat.pk) for chat in ended],
+        },
+    )
+    return DisabledQueue(queue=queue, moved=moved, ended=ended)
 
 
 # ---------------------------------------------------------------------------------------------------------
