@@ -1560,7 +1560,7 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
     fallback queue if the queue has an enabled one, keeping its time in the queue (its place among the
     fallback queue's chats follows from it), or else is closed with outcome refused; either way the customer
     is told in a system message. Chats held by agents stay with them. Disabling a disabled queue hands on
-    whatever still waits in it. The fallback queue allocates after commit.
+    whatever still waits in it. The fallback queue allocates after the transaction.
     """
     now = _now()
     out = Outbox()
@@ -1615,8 +1615,6 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
             _tell_queue(out, fallback)
             out.add_positions(fallback.pk)
         out.send_on_commit()
-        if moved and fallback.auto_allocate:
-            transaction.on_commit(lambda: allocate_queues(queue_ids=[fallback.pk]))
     logger.info(
         "queue %s disabled: %d waiting chat(s) moved to queue %s, %d ended",
         queue.pk,
@@ -1630,6 +1628,8 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
             "ended": [str(chat.pk) for chat in ended],
         },
     )
+    if moved and fallback.auto_allocate:
+        allocate_queues(queue_ids=[fallback.pk])
     return DisabledQueue(queue=queue, moved=moved, ended=ended)
 
 
