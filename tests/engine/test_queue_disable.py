@@ -92,7 +92,9 @@ def test_a_disabled_queue_takes_no_new_chats(db, closing):
     assert refusal.value.code == "unknown_queue"
 
 
-def test_an_auto_allocating_fallback_queue_allocates_the_chats_it_received(db, clock, company, closing, fallback):
+def test_an_auto_allocating_fallback_queue_allocates_the_chats_it_received(
+    db, clock, company, closing, fallback
+):
     fallback.auto_allocate = True
     fallback.save()
     profile = factories.QueueProfileFactory(company=company, all_queues=False)

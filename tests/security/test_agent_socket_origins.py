@@ -35,7 +35,7 @@ async def _agent_socket(agent, *, origin: str | None, host: str = "testserver", 
 
 
 async def _outcome(communicator) -> str | int:
-    """"open" for a socket that stays open and answers, else the close code."""
+    """ "open" for a socket that stays open and answers, else the close code."""
     connected, code = await communicator.connect(timeout=TIMEOUT)
     if not connected:
         return code
@@ -124,6 +124,10 @@ async def test_every_websocket_route_refuses_a_foreign_origin(agent, company):
     assert set(routes) == set(paths), "a new WebSocket route needs its Origin case here"
 
     for route in routes:
-        headers = [(b"host", b"testserver"), (b"cookie", cookie.encode()), (b"origin", b"https://evil.example")]
+        headers = [
+            (b"host", b"testserver"),
+            (b"cookie", cookie.encode()),
+            (b"origin", b"https://evil.example"),
+        ]
         ws = WebsocketCommunicator(application, paths[route], headers=headers)
         assert await _outcome(ws) == 4403, route
