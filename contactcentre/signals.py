@@ -59,7 +59,10 @@ def _user_saved(sender, instance, created, **kwargs) -> None:
         return
     if before["is_active"] and not instance.is_active:
         reason = "deactivated"
-    elif before["password"] != instance.password:
+    elif before["password"] != instance.password and instance._password is not None:
+        # Set with set_password(), as every form and command that changes a password does. A hash that
+        # changed without it is Django upgrading the hash on sign-in (the same password): not a change. It
+        # still ends the user's other sessions, which their sockets' own re-checks find.
         reason = "password changed"
     else:
         return

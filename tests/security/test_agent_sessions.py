@@ -58,6 +58,10 @@ async def _socket(client: Client) -> WebsocketCommunicator:
     )
     connected, _ = await ws.connect(timeout=TIMEOUT)
     assert connected
+    # The consumer finishes opening (its first check of the session) before it answers a frame.
+    await ws.send_json_to({"type": "settle"})
+    while (await ws.receive_json_from(timeout=TIMEOUT)).get("type") != "error":
+        pass
     return ws
 
 
