@@ -345,6 +345,20 @@ def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
     return agent, chat
 
 
+def _lock_queues_to_wait_in(queue_ids) -> dict[int, WebchatQueue]:
+    """Lock the queues that chats are about to wait in (by primary key), as chat_open and queue_disable
+    lock a queue: a queue being disabled is waited for and then read as disabled, so no chat joins a queue
+    after its waiting chats were handed on. The caller holds the agent's and the chats' locks; neither
+    chat_open nor queue_disable waits for those, so the order cannot deadlock."""
+    return {
+        queue.pk: queue
+        for queue in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("company")
+        .filter(pk__in=queue_ids)
+        .order_by("pk")
+    }
+
+
 def _require_logged_in(agent: Membership) -> None:
     """The agent (locked, with their user) is signed in and their login is active."""
     if not agent.user.is_active:
@@ -1072,13 +1086,16 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
         target = target_state(action, chat.state)
         if chat.ended_at is not None:
             raise TransitionError("customer_left", "The customer has left: activate the chat to wrap it up.")
-        if queue_id is None and not chat.queue.enabled:
-            raise TransitionError(
-                "queue_disabled", "This chat's queue is disabled: transfer it to another queue."
-            )
         old_queue = chat.queue
-        if queue_id is not None:
-            new_queue = WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).first()
+        if queue_id is None:
+            if not _lock_queues_to_wait_in([old_queue.pk])[old_queue.pk].enabled:
+                raise TransitionError(
+                    "queue_disabled", "This chat's queue is disabled: transfer it to another queue."
+                )
+        else:
+            new_queue = _lock_queues_to_wait_in(
+                WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).values("pk")
+            ).get(queue_id)
             if new_queue is None or not selectors.agent_serves_queue(agent, new_queue):
                 raise TransitionError(
                     "queue_not_visible", "You can only transfer to queues you serve.", status=404
@@ -1374,10 +1391,13 @@ def agent_logout(
 ) -> Membership | None:
     """The agent logs out (or is treated so after losing every connection).
 
-    Locks the agent, then every chat they hold (by primary key). Inbox, active and parked chats return to
-    their current queue at the front with their original queued time; a chat the customer already left is
-    closed; chats in wrap-up are completed. The agent becomes Unavailable. With `unseen_since`, nothing
-    happens (None is returned) unless, under the lock, the agent is still logged in and unseen since then.
+    Locks the agent, then every chat they hold (by primary key), then the queues those chats return to and
+    their fallback queues (by primary key). Inbox, active and parked chats return to their current queue at
+    the front with their original queued time; one whose queue has been disabled goes to that queue's
+    fallback queue, or is closed (refused) with a message to the customer, as its waiting chats were; a
+    chat the customer already left is closed; chats in wrap-up are completed. The agent becomes Unavailable.
+    With `unseen_since`, nothing happens (None is returned) unless, under the lock, the agent is still
+    logged in and unseen since then.
     """
     now = _now()
     out = Outbox()
@@ -1390,19 +1410,29 @@ def agent_logout(
             return None
         held = list(
             Chat.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("queue", "queue__fallback_queue")
+            .select_related("queue")
             .filter(agent=agent, state__in=HELD_STATES)
             .order_by("pk")
+        )
+        returning_to = {
+            chat.queue_id
+            for chat in held
+            if TRANSITIONS["release"][chat.state] == S.QUEUED and chat.ended_at is None
+        }
+        # Their fallback queues too, in the same statement: every lock of queues is taken in one order.
+        fallback_ids = WebchatQueue.objects.filter(pk__in=returning_to, fallback_queue__isnull=False)
+        queues = _lock_queues_to_wait_in(
+            returning_to | set(fallback_ids.values_list("fallback_queue_id", flat=True))
         )
         requeued_queues: dict[int, WebchatQueue] = {}
         for chat in held:
             target = target_state("release", chat.state)
             if target == S.QUEUED and chat.ended_at is not None:
                 target = S.CLOSED
-            if target == S.QUEUED and not chat.queue.enabled:
+            if target == S.QUEUED and not queues[chat.queue_id].enabled:
                 # Its queue was disabled while the agent held it: it waits where that queue's waiting chats
                 # went, or ends as they did.
-                fallback = chat.queue.fallback_queue
+                fallback = queues.get(queues[chat.queue_id].fallback_queue_id)
                 if fallback is not None and fallback.enabled and fallback.company_id == chat.company_id:
                     chat.queue = fallback
                 else:
