@@ -230,3 +230,22 @@ def test_the_admin_refuses_a_queue_as_its_own_fallback(db, admin_client, closing
 
     assert response.status_code == 200
     assert "its own fallback" in str(response.context["adminform"].form.errors["fallback_queue"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logouts_racing_the_queue_being_disabled_leave_no_chat_waiting_in_it(company):
+    fallback = factories.WebchatQueueFactory(company=company, name="Overflow", auto_allocate=False)
+    for round_ in range(5):
+        closing = factories.WebchatQueueFactory(
+            company=company, name=f"Evening {round_}", auto_allocate=False, fallback_queue=fallback
+        )
+        agents = [factories.MembershipFactory(company=company) for _ in range(4)]
+        for agent in agents:
+            drive_to("active", closing, agent)
+        logouts = [lambda agent=agent: engine.agent_logout(agent=agent.pk) for agent in agents]
+
+        errors = run_together([*logouts, lambda: engine.queue_disable(queue_id=closing.pk)])
+
+        assert not errors
+        assert not Chat.objects.filter(queue=closing, state="queued").exists()
+        assert Chat.objects.filter(queue=fallback, state="queued").count() == 4 * (round_ + 1)
