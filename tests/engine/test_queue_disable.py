@@ -244,7 +244,7 @@ def test_logouts_racing_the_queue_being_disabled_leave_no_chat_waiting_in_it(com
             drive_to("active", closing, agent)
         logouts = [lambda agent=agent: engine.agent_logout(agent=agent.pk) for agent in agents]
 
-        errors = run_together([*logouts, lambda: engine.queue_disable(queue_id=closing.pk)])
+        errors = run_together([*logouts, lambda queue=closing: engine.queue_disable(queue_id=queue.pk)])
 
         assert not errors
         assert not Chat.objects.filter(queue=closing, state="queued").exists()

@@ -262,3 +262,33 @@ def test_call_routing_never_offers_a_call_to_a_deactivated_user(db, company):
     call = engine.call_arrived(company_id=company.pk, pbx_call_id="pbx-1", queue_slug="switchboard")
 
     assert (call.state, call.agent_id) == ("waiting", None)
+
+
+def test_deactivating_an_agent_in_the_admin_logs_them_out_and_returns_their_chats(db, company, agent):
+    queue = factories.WebchatQueueFactory(company=company, auto_allocate=False)
+    chat, _ = connected_chat(queue, agent)
+    administrator = factories.MembershipFactory(company=company, role="administrator", user__is_staff=True)
+    admin = Client()
+    admin.force_login(administrator.user)
+
+    response = admin.post(
+        f"/admin/contactcentre/membership/{agent.pk}/change/",
+        {
+            "username": agent.user.username,
+            "password": "",
+            "first_name": "",
+            "last_name": "",
+            "email": "",
+            "role": "agent",
+            "display_name": "",
+            "extension": "",
+            "can_webchat": "on",
+            "queue_profile": agent.queue_profile_id,
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.get(pk=agent.user_id).is_active
+    assert _state(chat) == ("queued", None)
+    assert _presence(agent) == Presence.UNAVAILABLE
