@@ -6,6 +6,6 @@ class ContactCentreConfig(AppConfig):
     verbose_name = "Contact centre"
 
     def ready(self) -> None:
-        from contactcentre import audit, sign_in_limits  # noqa: F401  (sign_in_limits connects the log's receivers)
+        from contactcentre import audit, sign_in_limits, signals  # noqa: F401  (the last two connect receivers)
 
         audit.register_audited_models()

@@ -1,9 +1,17 @@
-"""Reads of the CRM: finding contacts and their history, always within one company."""
+"""Reads of the CRM: finding contacts and their history, always within one company.
+
+Contacts are the company's: every member reads them. Interactions (and their transcripts) follow who may see
+the work they record, as chats do: an administrator reads every interaction of the company; an agent or a
+supervisor those they handled, those of the webchat queues their Webchat Queues profile allows (disabled
+queues included: the profile still names them) and those of the voice queues they answer. An interaction
+whose queue was deleted is left to the one who handled it and the administrators.
+"""
 
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Replace
 
-from crm.models import Contact, Interaction
+from contactcentre.models import Membership
+from crm.models import Channel, Contact, Interaction
 from webchat.models import Message
 
 
@@ -31,9 +39,24 @@ def contact_search(*, company_id: int, query: str) -> QuerySet[Contact]:
     return contacts.filter(matches)
 
 
-def contact_interactions(*, contact: Contact) -> QuerySet[Interaction]:
-    """The contact's interactions, newest first, with what their history rows show."""
-    return contact.interactions.filter(company_id=contact.company_id).select_related("classification")
+def interactions_visible_to(viewer: Membership) -> QuerySet[Interaction]:
+    """The interactions of the viewer's company that the viewer may read (see the module's docstring)."""
+    interactions = Interaction.objects.filter(company_id=viewer.company_id)
+    if viewer.is_administrator:
+        return interactions
+    allowed = Q(agent_id=viewer.pk) | Q(voice_queue__in=viewer.voice_queues.values("pk"))
+    profile = viewer.queue_profile
+    if profile is not None and profile.all_queues:
+        allowed |= Q(channel=Channel.WEBCHAT, webchat_queue__isnull=False)
+    elif profile is not None:
+        allowed |= Q(webchat_queue__in=profile.queues.values("pk"))
+    return interactions.filter(allowed)
+
+
+def contact_interactions(*, contact: Contact, viewer: Membership) -> QuerySet[Interaction]:
+    """The contact's interactions that the viewer may read, newest first, with what their history rows
+    show."""
+    return interactions_visible_to(viewer).filter(contact_id=contact.pk).select_related("classification")
 
 
 def interaction_messages(*, interaction: Interaction) -> QuerySet[Message]:

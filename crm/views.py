@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from contactcentre.views import agent_required
 from crm import selectors
-from crm.models import Contact, Interaction
+from crm.models import Contact
 
 CONTACTS = "crm/contacts.html"
 PER_PAGE = 25
@@ -34,7 +34,7 @@ def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
     context = {
         "agent": request.agent,
         "contact": contact,
-        "interactions": selectors.contact_interactions(contact=contact),
+        "interactions": selectors.contact_interactions(contact=contact, viewer=request.agent),
     }
     return render(request, "crm/contact.html", context)
 
@@ -42,7 +42,7 @@ def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_GET
 @agent_required
 def transcript(request: HttpRequest, interaction_id: int) -> HttpResponse:
-    """An interaction's transcript, fetched when the agent asks for it."""
-    interaction = get_object_or_404(Interaction, pk=interaction_id, company_id=request.agent.company_id)
+    """An interaction's transcript, fetched when the agent asks for it; one they may not read is not found."""
+    interaction = get_object_or_404(selectors.interactions_visible_to(request.agent), pk=interaction_id)
     messages = selectors.interaction_messages(interaction=interaction)
     return render(request, "crm/transcript.html", {"interaction": interaction, "messages": messages})

@@ -12,6 +12,7 @@ from django.utils.html import escape, format_html
 from django.views.decorators.http import require_POST
 
 from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm, ReadOnlyAdminMixin
+from routing import engine
 from routing.models import BreakReason, Call, QueueProfile, VoiceQueue, WebchatQueue, new_queue_token
 from webchat.snippet import widget_snippet
 
@@ -82,7 +83,7 @@ class WebchatQueueAdmin(CompanyScopedAdmin):
     search_fields = ["name"]
     actions = ["regenerate_tokens"]
     fieldsets = [
-        (None, {"fields": ["company", "name", "enabled", "auto_allocate"]}),
+        (None, {"fields": ["company", "name", "enabled", "fallback_queue", "auto_allocate"]}),
         ("Snippet", {"fields": ["snippet"]}),
         ("Web site", {"fields": ["allowed_origins", "widget_title", "widget_colour", "welcome_message"]}),
         (
@@ -102,6 +103,24 @@ class WebchatQueueAdmin(CompanyScopedAdmin):
             },
         ),
     ]
+
+    def save_model(self, request: HttpRequest, obj: WebchatQueue, form, change: bool) -> None:
+        """Disabling goes through the engine, which hands the queue's waiting chats on (in this request's
+        transaction: the settings and the chats change together or not at all)."""
+        disabling = change and "enabled" in form.changed_data and not obj.enabled
+        super().save_model(request, obj, form, change)
+        if disabling:
+            result = engine.queue_disable(queue_id=obj.pk)
+            if result.moved or result.ended:
+                self.message_user(
+                    request,
+                    f"“{obj}” is disabled: {len(result.moved)} waiting chat(s) moved to "
+                    f"“{obj.fallback_queue}”, {len(result.ended)} ended with a message to the customer."
+                    if result.moved
+                    else f"“{obj}” is disabled: {len(result.ended)} waiting chat(s) ended with a message "
+                    "to the customer.",
+                    messages.WARNING,
+                )
 
     def get_fieldsets(self, request: HttpRequest, obj: WebchatQueue | None = None):
         fieldsets = super().get_fieldsets(request, obj)

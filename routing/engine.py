@@ -81,6 +81,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "extend": {S.WRAPUP: S.WRAPUP},
     "complete_wrapup": {S.WRAPUP: S.CLOSED, S.WRAPUP_PARKED: S.CLOSED},
     "expire_wrapup": {S.WRAPUP: S.CLOSED},
+    # A disabled queue hands its waiting chats on: to its fallback queue, or ended (queue_disable).
+    "to_fallback": {S.QUEUED: S.QUEUED},
+    "queue_closed": {S.QUEUED: S.CLOSED},
     "release": {
         S.INBOX: S.QUEUED,
         S.ACTIVE: S.QUEUED,
@@ -109,7 +112,12 @@ REFUSALS = {
     "complete_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
     "expire_wrapup": ("not_in_wrapup", "This chat is not in wrap-up."),
     "release": ("not_held", "This chat is not held by an agent."),
+    "to_fallback": ("not_queued", "This chat is no longer waiting in a queue."),
+    "queue_closed": ("not_queued", "This chat is no longer waiting in a queue."),
 }
+
+MOVED_TO_FALLBACK = "This queue has closed, so your chat has moved to another queue. Please keep waiting."
+QUEUE_CLOSED = "This queue has closed, so this chat has ended. Please contact us again later."
 
 
 # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8. A form or a JSON body can
@@ -347,7 +355,24 @@ def _lock_agents_chat(agent_id: int, chat_id) -> tuple[Membership, Chat]:
     return agent, chat
 
 
+def _lock_queues_to_wait_in(queue_ids) -> dict[int, WebchatQueue]:
+    """Lock the queues that chats are about to wait in (by primary key), as chat_open and queue_disable
+    lock a queue: a queue being disabled is waited for and then read as disabled, so no chat joins a queue
+    after its waiting chats were handed on. The caller holds the agent's and the chats' locks; neither
+    chat_open nor queue_disable waits for those, so the order cannot deadlock."""
+    return {
+        queue.pk: queue
+        for queue in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("company")
+        .filter(pk__in=queue_ids)
+        .order_by("pk")
+    }
+
+
 def _require_logged_in(agent: Membership) -> None:
+    """The agent (locked, with their user) is signed in and their login is active."""
+    if not agent.user.is_active:
+        raise TransitionError("inactive", "Your login has been deactivated.", status=403)
     if agent.presence == Presence.UNAVAILABLE:
         raise TransitionError(
             "unavailable", "You are Unavailable: set yourself Available or on a break first."
@@ -1080,8 +1105,15 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
         if chat.ended_at is not None:
             raise TransitionError("customer_left", "The customer has left: activate the chat to wrap it up.")
         old_queue = chat.queue
-        if queue_id is not None:
-            new_queue = WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).first()
+        if queue_id is None:
+            if not _lock_queues_to_wait_in([old_queue.pk])[old_queue.pk].enabled:
+                raise TransitionError(
+                    "queue_disabled", "This chat's queue is disabled: transfer it to another queue."
+                )
+        else:
+            new_queue = _lock_queues_to_wait_in(
+                WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).values("pk")
+            ).get(queue_id)
             if new_queue is None or not selectors.agent_serves_queue(agent, new_queue):
                 raise TransitionError(
                     "queue_not_visible", "You can only transfer to queues you serve.", status=404
@@ -1382,10 +1414,13 @@ def agent_logout(
 ) -> Membership | None:
     """The agent logs out (or is treated so after losing every connection).
 
-    Locks the agent, then every chat they hold (by primary key). Inbox, active and parked chats return to
-    their current queue at the front with their original queued time; a chat the customer already left is
-    closed; chats in wrap-up are completed. The agent becomes Unavailable. With `unseen_since`, nothing
-    happens (None is returned) unless, under the lock, the agent is still logged in and unseen since then.
+    Locks the agent, then every chat they hold (by primary key), then the queues those chats return to and
+    their fallback queues (by primary key). Inbox, active and parked chats return to their current queue at
+    the front with their original queued time; one whose queue has been disabled goes to that queue's
+    fallback queue, or is closed (refused) with a message to the customer, as its waiting chats were; a
+    chat the customer already left is closed; chats in wrap-up are completed. The agent becomes Unavailable.
+    With `unseen_since`, nothing happens (None is returned) unless, under the lock, the agent is still
+    logged in and unseen since then.
     """
     now = _now()
     out = Outbox()
@@ -1402,11 +1437,35 @@ def agent_logout(
             .filter(agent=agent, state__in=HELD_STATES)
             .order_by("pk")
         )
+        returning_to = {
+            chat.queue_id
+            for chat in held
+            if TRANSITIONS["release"][chat.state] == S.QUEUED and chat.ended_at is None
+        }
+        # Their fallback queues too, in the same statement: every lock of queues is taken in one order.
+        fallback_ids = WebchatQueue.objects.filter(pk__in=returning_to, fallback_queue__isnull=False)
+        queues = _lock_queues_to_wait_in(
+            returning_to | set(fallback_ids.values_list("fallback_queue_id", flat=True))
+        )
         requeued_queues: dict[int, WebchatQueue] = {}
         for chat in held:
             target = target_state("release", chat.state)
             if target == S.QUEUED and chat.ended_at is not None:
                 target = S.CLOSED
+            if target == S.QUEUED and not queues[chat.queue_id].enabled:
+                # Its queue was disabled while the agent held it: it waits where that queue's waiting chats
+                # went, or ends as they did.
+                fallback = queues.get(queues[chat.queue_id].fallback_queue_id)
+                if fallback is not None and fallback.enabled and fallback.company_id == chat.company_id:
+                    chat.queue = fallback
+                else:
+                    _stop_handle_clock(chat, now)
+                    chat.agent = agent
+                    _system_message(out, chat, QUEUE_CLOSED, now)
+                    _close(chat, now, Outcome.REFUSED)
+                    chat.save()
+                    _tell_customer(out, chat)
+                    continue
             if target == S.QUEUED:
                 _stop_handle_clock(chat, now)
                 chat.state = S.QUEUED
@@ -1558,6 +1617,99 @@ def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
     """Run a periodic job's (or a sweep's) `handle` on each item in its own transaction
     (contactcentre.periodic); a race lost to another transition is no failure."""
     return periodic.each(job, items, handle, log=logger, expected=(TransitionError,))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Configuration changes that reach live work
+
+
+@dataclass(frozen=True)
+class DisabledQueue:
+    queue: WebchatQueue
+    moved: list[Chat]  # now waiting in the fallback queue
+    ended: list[Chat]  # closed, the customer told why
+
+
+def queue_disable(*, queue_id: int) -> DisabledQueue:
+    """Disable a webchat queue: it takes no new chats, and its waiting chats are handed on.
+
+    Locks the queue and its fallback queue (by primary key, as chat_open locks a queue, so no chat opens in
+    either meanwhile), then the queue's waiting chats (by primary key; a chat being taken or allocated at
+    this moment is waited for, and passed over if it is no longer waiting). Each waiting chat moves to the
+    fallback queue if the queue has an enabled one, keeping its time in the queue (its place among the
+    fallback queue's chats follows from it), or else is closed with outcome refused; either way the customer
+    is told in a system message. Chats held by agents stay with them. Disabling a disabled queue hands on
+    whatever still waits in it. The fallback queue allocates after the transaction.
+    """
+    now = _now()
+    out = Outbox()
+    with transaction.atomic():
+        queue = WebchatQueue.objects.filter(pk=queue_id).values_list("pk", "fallback_queue_id").first()
+        if queue is None:
+            raise TransitionError("unknown_queue", "No such queue.", status=404)
+        locked = {
+            row.pk: row
+            for row in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("company")
+            .filter(pk__in=[pk for pk in queue if pk is not None])
+            .order_by("pk")
+        }
+        queue = locked[queue_id]
+        fallback = locked.get(queue.fallback_queue_id)
+        if fallback is None and queue.fallback_queue_id is not None:
+            # The fallback changed between the read and the lock: follow the one now stored.
+            fallback = (
+                WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
+                .filter(pk=queue.fallback_queue_id)
+                .first()
+            )
+        if fallback is not None and (not fallback.enabled or fallback.company_id != queue.company_id):
+            fallback = None
+        if queue.enabled:
+            queue.enabled = False
+            queue.save(update_fields=["enabled"])
+        waiting = list(
+            Chat.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("queue")
+            .filter(queue=queue, state=S.QUEUED)
+            .order_by("pk")
+        )
+        moved, ended = [], []
+        for chat in waiting:
+            if fallback is not None:
+                chat.state = target_state("to_fallback", chat.state)
+                chat.queue = fallback
+                chat.save(update_fields=["state", "queue"])
+                _system_message(out, chat, MOVED_TO_FALLBACK, now)
+                moved.append(chat)
+            else:
+                target_state("queue_closed", chat.state)
+                _system_message(out, chat, QUEUE_CLOSED, now)
+                _close(chat, now, Outcome.REFUSED)
+                chat.save()
+                ended.append(chat)
+            _tell_customer(out, chat)
+        _tell_queue(out, queue)
+        if moved:
+            _tell_queue(out, fallback)
+            out.add_positions(fallback.pk)
+        out.send_on_commit()
+    logger.info(
+        "queue %s disabled: %d waiting chat(s) moved to queue %s, %d ended",
+        queue.pk,
+        len(moved),
+        fallback.pk if fallback else None,
+        len(ended),
+        extra={
+            "queue_id": queue.pk,
+            "company_id": queue.company_id,
+            "moved": [str(chat.pk) for chat in moved],
+            "ended": [str(chat.pk) for chat in ended],
+        },
+    )
+    if moved and fallback.auto_allocate:
+        allocate_queues(queue_ids=[fallback.pk])
+    return DisabledQueue(queue=queue, moved=moved, ended=ended)
 
 
 # ---------------------------------------------------------------------------------------------------------

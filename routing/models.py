@@ -39,7 +39,21 @@ class WebchatQueue(models.Model):
         editable=False,
         help_text="Put in the web-site snippet; selects this queue.",
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(
+        default=True,
+        help_text="Off: the queue takes no new chats, and its waiting chats move to the fallback queue "
+        "(or are ended with a message to the customer).",
+    )
+    fallback_queue = models.ForeignKey(
+        "self",
+        verbose_name="fallback queue",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where this queue's waiting chats go when it is disabled. Blank: they are ended, and "
+        "the customer is told the chat is closed.",
+    )
     auto_allocate = models.BooleanField(
         default=True,
         help_text="Allocate waiting chats to eligible agents. Off: agents take them from the queue.",
@@ -104,6 +118,11 @@ class WebchatQueue(models.Model):
             and all(c in "0123456789abcdefABCDEF" for c in self.widget_colour[1:])
         ):
             raise ValidationError({"widget_colour": "Write the colour as #rrggbb, e.g. #2563eb."})
+        if self.fallback_queue_id is not None:
+            if self.pk is not None and self.fallback_queue_id == self.pk:
+                raise ValidationError({"fallback_queue": "A queue cannot be its own fallback queue."})
+            if self.company_id is not None and self.fallback_queue.company_id != self.company_id:
+                raise ValidationError({"fallback_queue": "Choose a queue of the same company."})
 
     @property
     def origins(self) -> list[str]:

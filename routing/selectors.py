@@ -45,16 +45,17 @@ def agent_serves_queue(agent: Membership, queue: WebchatQueue) -> bool:
 
 
 def members_serving(queue: WebchatQueue) -> QuerySet[Membership]:
-    """Webchat-capable members whose profile includes the queue, whatever their presence.
+    """Webchat-capable members with an active login whose profile includes the queue, whatever their
+    presence. A deactivated user never serves a queue, even before their logout has caught up.
 
     One row per member (no join over the profile's queues), so the rows can be locked as they are read.
     """
     chosen = QueueProfile.queues.through.objects.filter(
         queueprofile_id=OuterRef("queue_profile_id"), webchatqueue_id=queue.pk
     )
-    return Membership.objects.filter(company_id=queue.company_id, can_webchat=True).filter(
-        Q(queue_profile__all_queues=True) | Exists(chosen)
-    )
+    return Membership.objects.filter(
+        company_id=queue.company_id, can_webchat=True, user__is_active=True
+    ).filter(Q(queue_profile__all_queues=True) | Exists(chosen))
 
 
 def queue_has_agents(queue: WebchatQueue) -> bool:
@@ -109,10 +110,12 @@ def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
 
 
 def call_candidates(call: Call) -> QuerySet[Membership]:
-    """Agents who may be offered the call, best first: idle before busy on a chat, Available before an
-    interruptible break, then longest idle. The caller re-checks each under lock."""
+    """Agents with an active login who may be offered the call, best first: idle before busy on a chat,
+    Available before an interruptible break, then longest idle. The caller re-checks each under lock."""
     agents = (
-        Membership.objects.filter(company_id=call.company_id, can_voice=True, voice_queues=call.queue_id)
+        Membership.objects.filter(
+            company_id=call.company_id, can_voice=True, voice_queues=call.queue_id, user__is_active=True
+        )
         .filter(Q(presence=Presence.AVAILABLE) | Q(presence=Presence.BREAK, break_reason__interruptible=True))
         .exclude(in_active_wrapup())
         .exclude(on_a_call())

@@ -10,6 +10,7 @@ urlpatterns = [
     path("inbox/presence/", views.presence, name="inbox_presence"),
     path("inbox/bell/", views.bell, name="inbox_bell"),
     path("inbox/list/", views.inbox_list, name="inbox_list"),
+    path("inbox/queues/", views.queue_list, name="inbox_queues"),
     path("inbox/queues/<int:queue_id>/", views.queue_row, name="inbox_queue"),
     path("inbox/queues/<int:queue_id>/take/", views.take_next, name="inbox_take_next"),
     path("inbox/call/", views.call_banner, name="inbox_call"),

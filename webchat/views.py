@@ -197,7 +197,8 @@ def _chat_context(agent: Membership, chat: Chat | None, queues: list[WebchatQueu
         transfer_queues = [queue for queue in queues if queue.pk != chat.queue_id]
     history = []
     if chat.contact_id:
-        history = crm_selectors.contact_interactions(contact=chat.contact).exclude(chat=chat)[:HISTORY_SHOWN]
+        visible = crm_selectors.contact_interactions(contact=chat.contact, viewer=agent)
+        history = visible.exclude(chat=chat)[:HISTORY_SHOWN]
     return {
         **_transcript_context(agent, chat),
         "templates": _offered_on(ResponseTemplate, chat).order_by("title"),
@@ -377,6 +378,13 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {"inbox": _inbox_rows(request.agent, now), "now": now}
     return render(request, f"{INBOX}#inbox-list", context)
+
+
+@require_GET
+@agent_required
+def queue_list(request: HttpRequest) -> HttpResponse:
+    """The queues the agent sees, re-fetched when their profile or the queues' settings changed."""
+    return render(request, f"{INBOX}#queue-list", {"queues": _queues(request.agent), "now": timezone.now()})
 
 
 @require_GET

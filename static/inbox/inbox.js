@@ -114,6 +114,12 @@
     },
     typing: (frame) => showTyping(frame.chat_id, frame.typing),
     wallboard: () => refreshWallboard(),
+    // The queues this agent sees changed (their profile, a queue's settings): the list, and every part
+    // that may name a queue (the open chat's transfer choices), are fetched again.
+    queues: () => {
+      trigger("queues-changed");
+      trigger("agent-resync");
+    },
     ack: (frame) => settle(frame.client_id, "sent"),
     error: (frame) => (frame.client_id ? settle(frame.client_id, "failed", frame.message) : announce(frame.message)),
   };

@@ -25,7 +25,7 @@ from django.urls import reverse as url
 from contactcentre.models import Company, Membership
 from routing.telephony import signature
 from tests.security.test_isolation_sockets import SOCKET_CASES, websocket_routes
-from tests.security.world import ACTORS, B_SECRET, COLLEAGUE_SECRET, World, build
+from tests.security.world import ACTORS, B_SECRET, COLLEAGUE_SECRET, QUEUE_SECRET, World, build
 from webchat.models import Chat, Message
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +191,11 @@ CASES: dict[str, Case] = {
     "inbox/calls/<int:call_id>/complete/": lambda w, actor: both(
         url("inbox_call_complete", args=[w.b_objects["call"].pk]), {"notes": "Nosy"}
     ),
-    "inbox/<uuid:chat_id>/": chat_route("inbox_chat"),
+    "inbox/<uuid:chat_id>/": lambda w, actor: [
+        *chat_route("inbox_chat")(w, actor),
+        # The contact's history beside the actor's own chat lists only the interactions they may read.
+        get(url("inbox_chat", args=[own_chat(w, actor).pk]), expect=served(actor)),
+    ],
     "inbox/<uuid:chat_id>/transcript/": chat_route("inbox_transcript"),
     "inbox/<uuid:chat_id>/take/": chat_route("inbox_take"),
     "inbox/<uuid:chat_id>/activate/": chat_route("inbox_activate"),
@@ -240,10 +244,20 @@ CASES: dict[str, Case] = {
     ],
     # The CRM pages.
     "contacts/": lambda w, actor: [get("/contacts/", {"q": SEARCH}, expect=served(actor))],
-    "contacts/<int:contact_id>/": lambda w, actor: [get(url("contact", args=[w.b_objects["contact"].pk]))],
-    "contacts/interactions/<int:interaction_id>/transcript/": lambda w, actor: [
-        get(url("interaction_transcript", args=[w.b_objects["interaction"].pk]))
+    "contacts/<int:contact_id>/": lambda w, actor: [
+        get(url("contact", args=[w.b_objects["contact"].pk])),
+        # Every member reads their company's contacts, but the history only as their profile allows.
+        get(url("contact", args=[w.a_contact.pk]), expect=served(actor)),
     ],
+    # Transcripts follow the queue profile: Acme Private's is the administrator's only.
+    "contacts/interactions/<int:interaction_id>/transcript/": lambda w, actor: [
+        get(url("interaction_transcript", args=[w.b_objects["interaction"].pk])),
+        get(
+            url("interaction_transcript", args=[w.private_interaction.pk]),
+            expect=served(actor, ("administrator",)),
+        ),
+    ],
+    "inbox/queues/": lambda w, actor: [get("/inbox/queues/", expect=served(actor))],
     # The admin's own pages (those of each model are derived from the admin's registry below).
     "admin/": lambda w, actor: [get("/admin/", expect=served(actor, ("administrator",)))],
     "admin/login/": lambda w, actor: [get("/admin/login/", expect="hidden")],
@@ -461,6 +475,9 @@ def shows_what_it_must_not(response, route: str, actor: str) -> list[str]:
     # colleague's.
     if not (route.startswith("admin/") and actor == "administrator"):
         secrets.append(COLLEAGUE_SECRET)
+    # Interactions of queues outside the reader's profile: an administrator reads every one of them.
+    if actor != "administrator":
+        secrets.append(QUEUE_SECRET)
     return [secret for secret in secrets if secret in text]
 
 

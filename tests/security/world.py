@@ -2,7 +2,9 @@
 data they try to reach), and a colleague in Acme whose chat nobody else may touch.
 
 Every private text of Brightside and of the colleague's chat carries a marker, so that a response showing
-any of it is caught wherever it appears."""
+any of it is caught wherever it appears. Within Acme, the agent's and the supervisor's Webchat Queues
+profile shows Acme Support only; what happened in Acme Private (an interaction with a contact they may
+read, handled by the colleague) carries a marker of its own, for the administrator's eyes only."""
 
 import datetime as dt
 import uuid
@@ -23,6 +25,7 @@ from webchat.tokens import customer_token_for
 
 B_SECRET = "SECRET-OF-BRIGHTSIDE"
 COLLEAGUE_SECRET = "SECRET-OF-A-COLLEAGUE"
+QUEUE_SECRET = "SECRET-OF-ANOTHER-QUEUE"
 ACTORS = ("agent", "supervisor", "administrator", "anonymous")
 
 
@@ -36,6 +39,9 @@ class World:
     colleague_chat: Chat
     a_token: str  # a customer token of an Acme chat: the wrong token for anything of Brightside
     b_objects: dict[str, object] = field(default_factory=dict)
+    # Acme's contact, open to every member, whose history holds an interaction of Acme Private.
+    a_contact: object = None
+    private_interaction: Interaction | None = None
 
     def client(self, actor: str) -> Client:
         client = Client(raise_request_exception=False)
@@ -48,7 +54,10 @@ def build() -> World:
     a = factories.CompanyFactory(name="Acme", slug="acme")
     b = factories.CompanyFactory(name="Brightside", slug="brightside")
     a_queue = factories.WebchatQueueFactory(company=a, name="Acme Support", auto_allocate=False)
+    a_private = factories.WebchatQueueFactory(company=a, name="Acme Private", auto_allocate=False)
     a_voice = factories.VoiceQueueFactory(company=a, name="Acme Switchboard", slug="switchboard")
+    support_only = QueueProfile.objects.create(company=a, name="Acme Support only")
+    support_only.queues.add(a_queue)
     roles = {"agent": Role.AGENT, "supervisor": Role.SUPERVISOR, "administrator": Role.ADMINISTRATOR}
     members = {
         actor: factories.MembershipFactory(
@@ -57,6 +66,7 @@ def build() -> World:
             user__username=f"acme-{actor}",
             user__is_staff=role == Role.ADMINISTRATOR,
             can_voice=True,
+            **({} if role == Role.ADMINISTRATOR else {"queue_profile": support_only}),
         )
         for actor, role in roles.items()
     }
@@ -72,6 +82,15 @@ def build() -> World:
     engine.message_post_customer(
         chat_id=colleague_chat.pk, client_id="cc-1", text=f"{COLLEAGUE_SECRET} message"
     )
+    a_contact = factories.ContactFactory(company=a, name="Acme regular")
+    private = _active_chat(a_private, colleague, "Acme private customer")
+    engine.message_post_customer(chat_id=private.pk, client_id="p-1", text=f"{QUEUE_SECRET} message")
+    engine.chat_assign_contact(agent=colleague, chat_id=private.pk, contact_id=a_contact.pk)
+    engine.chat_end(agent=colleague, chat_id=private.pk)
+    engine.wrapup_complete(agent=colleague, chat_id=private.pk, notes=f"{QUEUE_SECRET} notes")
+    for actor, chat in own_chats.items():
+        # Each actor's chat is with the same contact: the history beside it lists the contact's interactions.
+        engine.chat_assign_contact(agent=members[actor], chat_id=chat.pk, contact_id=a_contact.pk)
 
     world = World(
         a=a,
@@ -81,6 +100,8 @@ def build() -> World:
         colleague=colleague,
         colleague_chat=colleague_chat,
         a_token=customer_token_for(chat_id=own_chats["agent"].pk),
+        a_contact=a_contact,
+        private_interaction=Interaction.objects.get(chat=private),
     )
     world.b_objects = _brightside(b)
     return world
