@@ -6,7 +6,6 @@ data-protection services write their entries through `record`. Every entry names
 (contactcentre.models.AuditEntry), and the admin shows a company's administrators their own entries only.
 """
 
-import ipaddress
 from functools import cache
 
 from auditlog.middleware import AuditlogMiddleware
@@ -19,7 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from contactcentre.models import AuditEntry, Company, Membership
-from webchat.ratelimit import client_ip
+from webchat.ratelimit import request_client_address
 
 Action = AuditEntry.Action
 
@@ -55,16 +54,7 @@ def register_audited_models() -> None:
 
 def client_address(request: HttpRequest | None) -> str | None:
     """The client's address as the rate limits see it (TRUSTED_PROXY_COUNT), or None if it is none."""
-    if request is None:
-        return None
-    address = client_ip(
-        remote_addr=request.META.get("REMOTE_ADDR", ""),
-        forwarded_for=request.headers.get("X-Forwarded-For", ""),
-    )
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
+    return request_client_address(request) if request is not None else None
 
 
 @cache
@@ -123,23 +113,19 @@ def _membership_of(user) -> Membership | None:
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def _record_login(sender, request: HttpRequest | None, user, **kwargs) -> None:
-    membership = _membership_of(user)
-    record(
-        Action.LOGIN,
-        obj=user,
-        company_id=membership.company_id if membership else None,
-        actor=user,
-        request=request,
-    )
+    _record_session_event(Action.LOGIN, request, user)
 
 
 @receiver(user_logged_out, dispatch_uid="audit-logout")
 def _record_logout(sender, request: HttpRequest | None, user, **kwargs) -> None:
-    if user is None:
-        return
+    if user is not None:
+        _record_session_event(Action.LOGOUT, request, user)
+
+
+def _record_session_event(action: str, request: HttpRequest | None, user) -> None:
     membership = _membership_of(user)
     record(
-        Action.LOGOUT,
+        action,
         obj=user,
         company_id=membership.company_id if membership else None,
         actor=user,

@@ -5,7 +5,6 @@ an account, or an address, that has failed too often until its cool-off has pass
 one the product believes everywhere else: X-Forwarded-For only as far as the trusted proxies wrote it.
 """
 
-import ipaddress
 import logging
 from datetime import timedelta
 from math import ceil
@@ -17,7 +16,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from webchat.ratelimit import client_ip as _client_ip
+from webchat.ratelimit import request_client_address
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +27,7 @@ def client_ip(request: HttpRequest) -> str | None:
     None when there is no address to believe (no socket address, a proxy that wrote something else): those
     attempts are counted together.
     """
-    address = _client_ip(
-        remote_addr=request.META.get("REMOTE_ADDR", ""),
-        forwarded_for=request.headers.get("X-Forwarded-For", ""),
-    )
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
+    return request_client_address(request)
 
 
 def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:

@@ -7,6 +7,7 @@ the database, and a customer must not be turned away because a counter is unavai
 """
 
 import functools
+import ipaddress
 import logging
 import time
 
@@ -78,3 +79,16 @@ def client_ip(*, remote_addr: str, forwarded_for: str = "") -> str:
     if proxies > 0 and len(hops) >= proxies:
         return hops[-proxies]
     return remote_addr or "unknown"
+
+
+def request_client_address(request) -> str | None:
+    """A request's client address by client_ip's proxy rule, as a valid IP address; None when there is no
+    address to believe (no socket address, a proxy that wrote something else)."""
+    address = client_ip(
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        forwarded_for=request.headers.get("X-Forwarded-For", ""),
+    )
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
