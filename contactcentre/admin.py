@@ -10,6 +10,7 @@ from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.formats import date_format
@@ -91,6 +92,12 @@ class CompanyAdmin(CompanyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Company | None = None) -> bool:
         return request.user.is_superuser
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if isinstance(db_field, models.URLField):
+            # The telephony URL must be https: an address typed without a scheme is taken as one.
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class AgentForm(CompanyScopedForm):

@@ -173,6 +173,19 @@ def test_an_administrator_can_save_an_https_telephony_url_of_a_public_host(admin
     assert company.telephony_url == PUBLIC
 
 
+def test_a_telephony_url_typed_without_a_scheme_is_taken_as_https(administrator_client):
+    company = administrator_client.company
+
+    response = administrator_client.post(
+        f"/admin/contactcentre/company/{company.pk}/change/",
+        company_form(company, PUBLIC.removeprefix("https://")),
+    )
+
+    assert response.status_code == 302
+    company.refresh_from_db()
+    assert company.telephony_url == PUBLIC
+
+
 def test_a_lab_may_save_a_telephony_url_on_its_own_machine_when_private_addresses_are_allowed(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
 
