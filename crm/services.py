@@ -1,5 +1,8 @@
 """Writes of the CRM data itself. A chat's link to a contact is chat state: the engine writes it.
 
+The interaction a finished chat or call leaves (`interaction_record_chat`, `interaction_record_call`) is
+built here and written by the engine, inside the transaction that closes the chat or call.
+
 Data protection lives here too: erasing a contact, exporting what the product holds of them, and the
 retention period after which transcripts are anonymised. Each keeps the figures (times, durations, queue,
 agent, outcome, classification), so that reports count the same after it as before.
@@ -14,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contactcentre import audit, periodic
-from contactcentre.models import AuditEntry, Company
+from contactcentre.models import AuditEntry, Company, Membership
 from crm.models import Channel, Contact, Interaction
 from routing.models import Call, CallState
 from webchat.models import Chat, ChatState, Message
@@ -42,6 +45,64 @@ def contact_create(
     contact.full_clean()
     contact.save()
     return contact
+
+
+def interaction_record_chat(*, chat: Chat) -> Interaction:
+    """Log a chat the engine has just closed (its state, outcome and closing time set, its row locked): one
+    interaction with its times, handle and wrap-up time, classification, notes and outcome."""
+    agent = chat.agent
+    wrapup_seconds = (
+        (chat.closed_at - chat.wrapup_started_at).total_seconds() if chat.wrapup_started_at else 0.0
+    )
+    return Interaction.objects.create(
+        company_id=chat.company_id,
+        contact_id=chat.contact_id,
+        channel=Channel.WEBCHAT,
+        chat=chat,
+        queue_name=chat.queue.name,
+        webchat_queue_id=chat.queue_id,
+        agent=agent,
+        agent_name=agent.name if agent else "",
+        customer_name=chat.customer_name,
+        opened_at=chat.created_at,
+        answered_at=chat.answered_at,
+        ended_at=chat.ended_at,
+        closed_at=chat.closed_at,
+        handle_seconds=round(chat.handle_seconds, 3),
+        wrapup_seconds=round(wrapup_seconds, 3),
+        classification_id=chat.classification_id,
+        classification_text=chat.classification_text,
+        notes=chat.notes,
+        abusive=chat.abusive,
+        outcome=chat.outcome,
+    )
+
+
+def interaction_record_call(*, call: Call, agent: Membership | None) -> Interaction:
+    """Log a call the engine has just closed (its state, outcome and closing time set, its row locked, and
+    `agent`, the agent it was for, locked): one interaction with its times, talk and wrap-up time,
+    classification, notes and outcome. A call nobody answered names no agent."""
+    handle = (call.ended_at - call.answered_at).total_seconds() if call.answered_at and call.ended_at else 0.0
+    wrapup = round((call.closed_at - call.ended_at).total_seconds(), 3) if call.ended_at else 0.0
+    return Interaction.objects.create(
+        company_id=call.company_id,
+        contact_id=call.contact_id,
+        channel=Channel.VOICE,
+        queue_name=call.queue.name,
+        voice_queue_id=call.queue_id,
+        agent=agent if call.answered_at else None,
+        agent_name=agent.name if agent and call.answered_at else "",
+        caller_number=call.caller_number,
+        opened_at=call.arrived_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        closed_at=call.closed_at,
+        handle_seconds=round(handle, 3),
+        wrapup_seconds=wrapup,
+        classification_id=call.classification_id,
+        notes=call.notes,
+        outcome=call.outcome,
+    )
 
 
 def contact_erase(*, company_id: int, contact_id: int, actor=None) -> Contact:
