@@ -1,8 +1,8 @@
 """The periodic jobs: run by Celery beat in production and by the in-process scheduler when embedded.
 
 Each job handles each of its items (a chat, a call, an agent, a queue) in its own transaction and goes on
-past one that fails, logging it (engine._each): one bad row never stops a job for the others, least of all
-another company's. A new job does the same, and gets its case in
+past one that fails, logging it (routing/engine/rules.py, `_each`): one bad row never stops a job for the
+others, least of all another company's. A new job does the same, and gets its case in
 tests/security/test_periodic_jobs_isolation.py.
 """
 

@@ -202,7 +202,7 @@ def test_the_sweep_visits_a_queue_once_however_many_chats_wait_in_it(db, company
 def test_changes_made_while_a_round_runs_share_the_next_round(monkeypatch):
     """Three threads ask for allocation from one queue: the first one's round is running when the other two
     ask; once it ends, one more round runs for both of them, and both return after it."""
-    rounds = engine._Rounds()
+    rounds = engine.allocation._Rounds()
     first_round_running = threading.Event()
     let_first_round_end = threading.Event()
     both_asked = threading.Semaphore(0)
@@ -215,7 +215,7 @@ def test_changes_made_while_a_round_runs_share_the_next_round(monkeypatch):
             let_first_round_end.wait(timeout=30)
         return [f"chat of round {len(runs)}"]
 
-    monkeypatch.setattr(engine, "allocate_queue", allocate_queue)
+    monkeypatch.setattr(engine.allocation, "allocate_queue", allocate_queue)
     original_ask = rounds.ask
 
     def ask():
@@ -249,7 +249,7 @@ def test_changes_made_while_a_round_runs_share_the_next_round(monkeypatch):
 
 
 def test_a_round_that_fails_leaves_the_next_asker_to_run_its_own(monkeypatch):
-    rounds = engine._Rounds()
+    rounds = engine.allocation._Rounds()
     calls: list[int] = []
 
     def allocate_queue(*, queue_id):
@@ -258,7 +258,7 @@ def test_a_round_that_fails_leaves_the_next_asker_to_run_its_own(monkeypatch):
             raise RuntimeError("database went away")
         return ["chat"]
 
-    monkeypatch.setattr(engine, "allocate_queue", allocate_queue)
+    monkeypatch.setattr(engine.allocation, "allocate_queue", allocate_queue)
 
     with pytest.raises(RuntimeError):
         rounds.allocate(7)

@@ -3,7 +3,7 @@
 import pytest
 
 from crm.models import Interaction
-from routing import engine
+from routing import engine, selectors
 from routing.models import Call
 from tests import factories
 from tests.engine.conftest import drive_to, reload
@@ -52,7 +52,7 @@ def test_a_chat_busy_agent_is_interrupted_only_when_no_idle_agent_is_free(
 
     chat = reload(chat)
     assert (chat.state, chat.park_reason) == ("parked", "interrupted")
-    assert engine.selectors.agent_status(reload(busy)).label == "On a call"
+    assert selectors.agent_status(reload(busy)).label == "On a call"
 
 
 def test_the_longest_idle_agent_gets_the_call(db, clock, company, voice_queue):
@@ -264,7 +264,7 @@ def test_the_call_sweep_routes_each_company_once_however_many_calls_wait(
         arrive(company, call_id=f"pbx-{n}")
         clock.shift(1)
     routed = []
-    monkeypatch.setattr(engine, "route_calls", lambda *, company_id: routed.append(company_id) or [])
+    monkeypatch.setattr(engine.sweeps, "route_calls", lambda *, company_id: routed.append(company_id) or [])
 
     engine.sweep_calls()
 

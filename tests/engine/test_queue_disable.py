@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from crm.models import Interaction
-from routing import engine
+from routing import engine, selectors
 from routing.models import WebchatQueue
 from tests import factories
 from tests.engine.concurrency import run_together
@@ -48,7 +48,7 @@ def test_waiting_chats_move_to_the_fallback_queue_keeping_their_time_in_the_queu
         assert (moved.state, moved.queue_id, moved.queued_at) == ("queued", fallback.pk, chat.queued_at)
         assert moved.messages.filter(sender=Sender.SYSTEM).count() == 1
         assert "moved to another queue" in last_words(moved)
-    order = list(engine.selectors.waiting_chats(fallback.pk).values_list("pk", flat=True))
+    order = list(selectors.waiting_chats(fallback.pk).values_list("pk", flat=True))
     assert order == [already_there.pk, first.pk, second.pk]
     assert reload(closing).enabled is False
 
@@ -63,7 +63,7 @@ def test_without_a_fallback_queue_waiting_chats_end_with_a_message_to_the_custom
     assert [c.pk for c in result.ended] == [chat.pk]
     assert (ended.state, ended.outcome, ended.ended_by) == ("closed", "refused", "system")
     assert "this chat has ended" in last_words(ended)
-    assert engine.selectors.customer_state(ended) == {"type": "state", "state": "ended"}
+    assert selectors.customer_state(ended) == {"type": "state", "state": "ended"}
     assert Interaction.objects.filter(chat=chat, outcome="refused").exists()
 
 
