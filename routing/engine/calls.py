@@ -17,7 +17,7 @@ from routing.engine.chats import _park_active_items
 from routing.engine.clocks import _due, _enter_landing, _now
 from routing.engine.details import _apply_details
 from routing.engine.frames import _tell_call, _tell_customer, _tell_inbox
-from routing.engine.locks import _lock_agent, _lock_agents_call, _lock_call
+from routing.engine.locks import _chats_to_lock, _lock_agent, _lock_agents_call, _lock_call
 from routing.engine.rules import (
     TransitionError,
     _each,
@@ -27,7 +27,7 @@ from routing.engine.rules import (
 )
 from routing.events import Outbox
 from routing.models import Call, CallState, TelephonyEvent, VoiceQueue
-from webchat.models import Chat, ChatState, ParkReason
+from webchat.models import ChatState, ParkReason
 
 S = ChatState
 C = CallState
@@ -207,12 +207,7 @@ def _close_call(out: Outbox, call: Call, agent: Membership | None, now: datetime
 def _resume_interrupted(out: Outbox, agent: Membership, chat_id, now: datetime) -> None:
     """The chat a call interrupted becomes active again by itself, or enters wrap-up if the customer ended
     it meanwhile. Nothing happens if the agent has since moved it on."""
-    chat = (
-        Chat.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("queue")
-        .filter(pk=chat_id)
-        .first()
-    )
+    chat = _chats_to_lock().filter(pk=chat_id).first()
     if chat is None or chat.agent_id != agent.pk or chat.park_reason != ParkReason.INTERRUPTED:
         return
     if chat.state not in (S.PARKED, S.WRAPUP_PARKED):

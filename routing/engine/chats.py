@@ -19,11 +19,12 @@ from routing.engine.call_routing import offer_work, route_calls
 from routing.engine.clocks import _close, _enter_landing, _mark_ended, _now, _pause_wrapup, _stop_handle_clock
 from routing.engine.frames import _tell_agent, _tell_customer, _tell_inbox, _tell_presence, _tell_queue
 from routing.engine.locks import (
+    _chats_to_lock,
     _lock_agent,
     _lock_agents_chat,
     _lock_chat,
     _lock_chat_with_agent,
-    _lock_queues_to_wait_in,
+    _lock_queues,
 )
 from routing.engine.messages import _store_message, _system_message
 from routing.engine.rules import (
@@ -250,15 +251,11 @@ def _park_active_items(
     reason: str = ParkReason.MANUAL,
 ) -> list[Chat]:
     """Park the agent's active chat and pause an active wrap-up. The caller holds the agent's lock."""
-    active = (
-        Chat.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("queue")
-        .filter(agent=agent, state__in=(S.ACTIVE, S.WRAPUP))
-    )
+    active = _chats_to_lock().filter(agent=agent, state__in=(S.ACTIVE, S.WRAPUP))
     if except_chat is not None:
         active = active.exclude(pk=except_chat.pk)
     parked = []
-    for other in active.order_by("pk"):
+    for other in active:
         _park(other, now, reason)
         other.save()
         _tell_inbox(out, other, agent.pk)
@@ -331,12 +328,12 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
             raise TransitionError("customer_left", "The customer has left: activate the chat to wrap it up.")
         old_queue = chat.queue
         if queue_id is None:
-            if not _lock_queues_to_wait_in([old_queue.pk])[old_queue.pk].enabled:
+            if not _lock_queues([old_queue.pk])[old_queue.pk].enabled:
                 raise TransitionError(
                     "queue_disabled", "This chat's queue is disabled: transfer it to another queue."
                 )
         else:
-            new_queue = _lock_queues_to_wait_in(
+            new_queue = _lock_queues(
                 WebchatQueue.objects.filter(pk=queue_id, company_id=agent.company_id).values("pk")
             ).get(queue_id)
             if new_queue is None or not selectors.agent_serves_queue(agent, new_queue):

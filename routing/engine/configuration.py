@@ -8,6 +8,7 @@ from django.db import transaction
 from routing.engine.allocation import allocate_queues
 from routing.engine.clocks import _close, _now
 from routing.engine.frames import _tell_customer, _tell_queue
+from routing.engine.locks import _chats_to_lock, _lock_queues
 from routing.engine.messages import _system_message
 from routing.engine.rules import MOVED_TO_FALLBACK, QUEUE_CLOSED, TransitionError, target_state
 from routing.events import Outbox
@@ -43,33 +44,18 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
         queue = WebchatQueue.objects.filter(pk=queue_id).values_list("pk", "fallback_queue_id").first()
         if queue is None:
             raise TransitionError("unknown_queue", "No such queue.", status=404)
-        locked = {
-            row.pk: row
-            for row in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("company")
-            .filter(pk__in=[pk for pk in queue if pk is not None])
-            .order_by("pk")
-        }
+        locked = _lock_queues([pk for pk in queue if pk is not None])
         queue = locked[queue_id]
         fallback = locked.get(queue.fallback_queue_id)
         if fallback is None and queue.fallback_queue_id is not None:
             # The fallback changed between the read and the lock: follow the one now stored.
-            fallback = (
-                WebchatQueue.objects.select_for_update(no_key=True, of=("self",))
-                .filter(pk=queue.fallback_queue_id)
-                .first()
-            )
+            fallback = _lock_queues([queue.fallback_queue_id]).get(queue.fallback_queue_id)
         if fallback is not None and (not fallback.enabled or fallback.company_id != queue.company_id):
             fallback = None
         if queue.enabled:
             queue.enabled = False
             queue.save(update_fields=["enabled"])
-        waiting = list(
-            Chat.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("queue")
-            .filter(queue=queue, state=S.QUEUED)
-            .order_by("pk")
-        )
+        waiting = list(_chats_to_lock().filter(queue=queue, state=S.QUEUED))
         moved, ended = [], []
         for chat in waiting:
             if fallback is not None:

@@ -13,13 +13,14 @@ A chat's agent is read, locked, then confirmed (`_lock_chat_with_agent`), so a t
 a chat still locks its agent first. Two transitions take no membership: chat_open locks the queue it opens
 in, and queue_disable locks the queue and its fallback queue (by primary key), then that queue's waiting
 chats (by primary key); neither waits for a membership or a held chat, so a transition holding an agent and
-their chats may wait for a queue (`_lock_queues_to_wait_in`). agent_logout locks the calls ringing for the
+their chats may wait for a queue (`_lock_queues`). agent_logout locks the calls ringing for the
 agent last: every other transition that locks such a call holds that agent's lock first, or locks nothing
 after the call.
 """
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from contactcentre.models import Membership
 from routing.engine.rules import TransitionError
@@ -96,11 +97,21 @@ def _lock_agents_call(agent: Membership | int, call_id: int, *, not_yours: str) 
     return agent, call
 
 
-def _lock_queues_to_wait_in(queue_ids) -> dict[int, WebchatQueue]:
-    """Lock the queues that chats are about to wait in (by primary key), as chat_open and queue_disable
-    lock a queue: a queue being disabled is waited for and then read as disabled, so no chat joins a queue
-    after its waiting chats were handed on. The caller holds the agent's and the chats' locks; neither
-    chat_open nor queue_disable waits for those, so the order cannot deadlock."""
+def _chats_to_lock() -> QuerySet[Chat]:
+    """Chats, with their queue, locked by primary key (the order several chats are locked in): filtered by
+    the caller to those it changes."""
+    return Chat.objects.select_for_update(no_key=True, of=("self",)).select_related("queue").order_by("pk")
+
+
+def _lock_queues(queue_ids) -> dict[int, WebchatQueue]:
+    """Lock these queues, with their company, by primary key.
+
+    queue_disable locks a queue this way and chat_open locks the one it opens in, so the queues that chats
+    are about to wait in are locked this way too: a queue being disabled is waited for and then read as
+    disabled, and no chat joins a queue after its waiting chats were handed on. Such a caller holds the
+    agent's and the chats' locks; neither chat_open nor queue_disable waits for those, so the order cannot
+    deadlock.
+    """
     return {
         queue.pk: queue
         for queue in WebchatQueue.objects.select_for_update(no_key=True, of=("self",))

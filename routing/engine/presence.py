@@ -12,13 +12,13 @@ from routing.engine.allocation import allocate_queues
 from routing.engine.call_routing import offer_work, route_calls
 from routing.engine.clocks import _close, _now, _stop_handle_clock
 from routing.engine.frames import _tell_agent, _tell_call, _tell_customer, _tell_presence, _tell_queue
-from routing.engine.locks import _lock_agent, _lock_queues_to_wait_in
+from routing.engine.locks import _chats_to_lock, _lock_agent, _lock_queues
 from routing.engine.messages import _system_message
 from routing.engine.rules import QUEUE_CLOSED, TRANSITIONS, TransitionError, _each, call_target, target_state
 from routing.engine.sql import _update
 from routing.events import Outbox
 from routing.models import BreakReason, Call, CallState, WebchatQueue
-from webchat.models import HELD_STATES, Chat, ChatState, Outcome
+from webchat.models import HELD_STATES, ChatState, Outcome
 
 logger = logging.getLogger(__package__)
 
@@ -105,12 +105,7 @@ def agent_logout(
             or (agent.last_seen_at and agent.last_seen_at >= unseen_since)
         ):
             return None
-        held = list(
-            Chat.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("queue")
-            .filter(agent=agent, state__in=HELD_STATES)
-            .order_by("pk")
-        )
+        held = list(_chats_to_lock().filter(agent=agent, state__in=HELD_STATES))
         returning_to = {
             chat.queue_id
             for chat in held
@@ -118,9 +113,7 @@ def agent_logout(
         }
         # Their fallback queues too, in the same statement: every lock of queues is taken in one order.
         fallback_ids = WebchatQueue.objects.filter(pk__in=returning_to, fallback_queue__isnull=False)
-        queues = _lock_queues_to_wait_in(
-            returning_to | set(fallback_ids.values_list("fallback_queue_id", flat=True))
-        )
+        queues = _lock_queues(returning_to | set(fallback_ids.values_list("fallback_queue_id", flat=True)))
         requeued_queues: dict[int, WebchatQueue] = {}
         for chat in held:
             target = target_state("release", chat.state)
