@@ -23,7 +23,7 @@ The engine logs as `routing.engine` (docs/operations.md). Its modules, each impo
     messages       customers' and agents' messages, and the product's own
     allocation     giving waiting chats to agents, and the rounds a process shares
     call_routing   offering waiting calls to agents; offering a freed agent work in channel priority
-    details        notes, classification, contact and abuse flag recorded on a chat
+    details        notes, classification, contact and abuse flag on a chat; notes and classification on a call
     chats          open, take, activate, park, put back, transfer and end a chat
     wrapup         extend, complete and expire a chat's wrap-up
     calls          a call arriving, answered, hung up, ended, wrapped up; offers ringing out

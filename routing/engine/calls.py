@@ -14,7 +14,7 @@ from crm import services as crm_services
 from routing import events
 from routing.engine.call_routing import offer_work, route_calls
 from routing.engine.chats import _park_active_items
-from routing.engine.clocks import _due, _enter_landing, _now
+from routing.engine.clocks import _activate, _due, _now
 from routing.engine.details import _apply_details
 from routing.engine.frames import _tell_call, _tell_customer, _tell_inbox
 from routing.engine.locks import _chats_to_lock, _lock_agent, _lock_agents_call, _lock_call
@@ -213,12 +213,7 @@ def _resume_interrupted(out: Outbox, agent: Membership, chat_id, now: datetime) 
     if chat.state not in (S.PARKED, S.WRAPUP_PARKED):
         return
     target = _landing(chat, target_state("activate", chat.state))
-    chat.park_reason = ""
-    if target == S.ACTIVE:
-        chat.state = S.ACTIVE
-        chat.activated_at = now
-    else:
-        _enter_landing(chat, target, now)
+    _activate(chat, target, now)
     chat.save()
     _tell_inbox(out, chat, agent.pk)
     _tell_customer(out, chat)

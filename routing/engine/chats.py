@@ -16,7 +16,15 @@ from routing.engine.allocation import (
     allocate_queues,
 )
 from routing.engine.call_routing import offer_work, route_calls
-from routing.engine.clocks import _close, _enter_landing, _mark_ended, _now, _pause_wrapup, _stop_handle_clock
+from routing.engine.clocks import (
+    _activate,
+    _close,
+    _enter_landing,
+    _mark_ended,
+    _now,
+    _pause_wrapup,
+    _stop_handle_clock,
+)
 from routing.engine.frames import _tell_agent, _tell_customer, _tell_inbox, _tell_presence, _tell_queue
 from routing.engine.locks import (
     _chats_to_lock,
@@ -222,15 +230,7 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
         if Call.objects.filter(agent=agent, state__in=(C.CONNECTED, C.WRAPUP)).exists():
             raise TransitionError("on_a_call", "Finish the call first: it is your active item.")
         _park_active_items(out, agent, except_chat=chat, now=now)
-        if target == S.ACTIVE:
-            chat.state = S.ACTIVE
-            chat.activated_at = now
-            chat.park_reason = ""
-            if chat.answered_at is None:
-                chat.answered_at = now
-        else:
-            chat.park_reason = ""
-            _enter_landing(chat, target, now)
+        _activate(chat, target, now)
         chat.unseen = False
         chat.save()
         _tell_inbox(out, chat, agent.pk)

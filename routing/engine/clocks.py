@@ -67,6 +67,19 @@ def _close(chat: Chat, now: datetime, outcome: str) -> None:
     crm_services.interaction_record_chat(chat=chat)
 
 
+def _activate(chat: Chat, target: str, now: datetime) -> None:
+    """Land the chat where activating it leads (`target`): active, its handle clock running and answered
+    from now if it never was; or wrap-up or closed, for a chat the customer ended meanwhile."""
+    chat.park_reason = ""
+    if target == S.ACTIVE:
+        chat.state = S.ACTIVE
+        chat.activated_at = now
+        if chat.answered_at is None:
+            chat.answered_at = now
+    else:
+        _enter_landing(chat, target, now)
+
+
 def _enter_landing(chat: Chat, state: str, now: datetime) -> None:
     """Put the chat in `state`, running what entering wrap-up or closed means."""
     if state == S.WRAPUP:
