@@ -13,7 +13,8 @@ the call, then chats (several by primary key), then queues (several by primary k
 agents and chats with SKIP LOCKED, so any number of server processes allocate at once without giving one
 chat to two agents or an agent more than its capacity.
 
-The engine logs as `routing.engine` (docs/operations.md). Its modules, each importing only those above it:
+The engine logs as `routing.engine` (docs/operations.md). Its modules, each importing only those above it
+(import-linter's contract in pyproject.toml, run by `make lint`):
 
     rules          the transition tables, target_state, refusals and their texts, what text may be stored
     sql            the message path's statements, written out (each with the ORM it stands for)

@@ -193,7 +193,7 @@ def allocate_after_change(*, queue_id: int) -> list[Chat]:
     this caller's own round allocated (none when another thread's round answered for it).
 
     Called inside a transaction, the change is not committed yet and no other thread's round would see it:
-    the round runs here, in the caller's transaction.
+    the round runs here, in the caller's transaction. Locks and rules as allocate_queue.
     """
     if connection.in_atomic_block:
         return allocate_queue(queue_id=queue_id)

@@ -172,6 +172,9 @@ def chat_take(*, agent: Membership, chat_id) -> Chat:
 
     Locks the agent, then the chat; re-checks that the chat is still queued, that the agent serves its
     queue and has capacity under the queue's maximum. Exactly one of several agents taking the same chat wins.
+    Refuses an agent whose login is deactivated (403 inactive), who is Unavailable (409 unavailable) or does
+    not handle webchat (403 not_webchat), a chat of a queue they do not serve (404 queue_not_visible), one
+    no longer waiting (409 not_queued) and an agent at capacity (409 at_capacity).
     """
     now = _now()
     out = Outbox()
@@ -216,7 +219,9 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
 
     Locks the agent, then their active item and this chat (by primary key). The agent's current active chat
     is parked and an active wrap-up is paused: one active item per agent. A chat the customer ended while it
-    sat in the inbox or parked enters wrap-up instead.
+    sat in the inbox or parked enters wrap-up instead. Refuses a chat that is not the agent's (404), an
+    agent whose login is deactivated (403 inactive) or who is Unavailable (409 unavailable), a chat in a
+    state that cannot be made active (409 cannot_activate) and an agent on a call (409 on_a_call).
     """
     now = _now()
     out = Outbox()
