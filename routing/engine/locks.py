@@ -1,7 +1,7 @@
 """The lock order, and the helpers that take it.
 
 Every transition locks rows with SELECT ... FOR NO KEY UPDATE (no key of a locked row changes), in one
-order, so two transitions never wait for each other:
+order, so no two transitions can wait for each other in a circle:
 
 1. the agent's membership (one; allocation locks several by primary key, SKIP LOCKED; call routing tries
    candidates one at a time, each released again by a savepoint if no longer eligible);
@@ -10,12 +10,12 @@ order, so two transitions never wait for each other:
 4. queues, several by primary key.
 
 A chat's agent is read, locked, then confirmed (`_lock_chat_with_agent`), so a transition that starts from
-a chat still locks its agent first. Two transitions take no membership: chat_open locks the queue it opens
-in, and queue_disable locks the queue and its fallback queue (by primary key), then that queue's waiting
-chats (by primary key); neither waits for a membership or a held chat, so a transition holding an agent and
-their chats may wait for a queue (`_lock_queues`). agent_logout locks the calls ringing for the
-agent last: every other transition that locks such a call holds that agent's lock first, or locks nothing
-after the call.
+a chat still locks its agent first; storing a message locks the chat alone. Two transitions take no
+membership: chat_open locks the queue it opens in, and queue_disable locks the queue and its fallback
+queue (by primary key), then that queue's waiting chats (by primary key). Neither waits for a membership,
+and no transition that holds a waiting chat waits for a queue, so a transition holding an agent and their
+chats may wait for a queue (`_lock_queues`). agent_logout locks the calls ringing for the agent last: every
+other transition that locks such a call holds that agent's lock first, or locks nothing after the call.
 """
 
 from django.core.exceptions import ValidationError
