@@ -24,7 +24,6 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from contactcentre import periodic
 from contactcentre.models import ChannelPriority, Membership, Presence
 from crm.models import Channel, Contact, Interaction
 from routing import events, selectors, telephony
@@ -37,6 +36,7 @@ from routing.models import (
     VoiceQueue,
     WebchatQueue,
 )
+from runtime import periodic
 from webchat.models import (
     HELD_STATES,
     Chat,
@@ -1615,7 +1615,7 @@ def sweep_allocation() -> int:
 
 def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
     """Run a periodic job's (or a sweep's) `handle` on each item in its own transaction
-    (contactcentre.periodic); a race lost to another transition is no failure."""
+    (runtime.periodic); a race lost to another transition is no failure."""
     return periodic.each(job, items, handle, log=logger, expected=(TransitionError,))
 
 
