@@ -118,15 +118,20 @@ def inbox(request: AgentRequest) -> HttpResponse:
 @agent_required
 @for_held_chat
 def open_chat(request: AgentRequest, chat_id) -> HttpResponse:
-    """The chat in the workspace; opening it clears its bell."""
-    agent = request.agent
-    chat = selectors.chat_get(agent=agent, chat_id=chat_id)
-    if chat.unseen:
-        engine.chat_mark_seen(agent=agent, chat_id=chat.pk)
-        chat.unseen = False
+    """The chat in the workspace. A chat not yet seen asks, once shown, to be marked seen (`mark_seen`)."""
+    chat = selectors.chat_get(agent=request.agent, chat_id=chat_id)
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, f"{INBOX}#chat", selectors.workspace_get(agent=agent, chat=chat))
+        return render(request, f"{INBOX}#chat", selectors.workspace_get(agent=request.agent, chat=chat))
     return _page(request, chat)
+
+
+@require_POST
+@agent_required
+@shows_refusals
+def mark_seen(request: AgentRequest, chat_id) -> HttpResponse:
+    """The agent has the chat on screen: its bell goes (the inbox hears of it through the socket)."""
+    engine.chat_mark_seen(agent=request.agent, chat_id=chat_id)
+    return HttpResponse(status=204) if request.htmx else redirect("inbox_chat", chat_id)
 
 
 @require_GET
