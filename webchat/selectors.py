@@ -187,12 +187,19 @@ def response_template_get(*, chat: Chat, template_id: str) -> ResponseTemplate |
     return _offered_on(ResponseTemplate, chat).filter(pk=int(template_id)).first()
 
 
-def transcript_get(*, agent: Membership, chat: Chat) -> dict:
-    """The chat's messages in order, and which customer message the wait alert stands on."""
-    messages = list(chat.messages.order_by("seq"))
+def transcript_get(*, agent: Membership, chat: Chat, after_seq: int | None = None) -> dict:
+    """The chat's messages in order (with `after_seq`, only those after it: what a page showing up to
+    there lacks), and which customer message the wait alert stands on (None when nobody waits)."""
+    messages = chat.messages.order_by("seq")
+    if after_seq is not None:
+        messages = messages.filter(seq__gt=after_seq)
+    messages = list(messages)
     waiting_seq = None
     if chat.customer_waiting_since is not None:
         waiting_seq = next((m.seq for m in reversed(messages) if m.sender == Sender.CUSTOMER), None)
+        if waiting_seq is None and after_seq is not None:
+            customers = chat.messages.filter(sender=Sender.CUSTOMER).order_by("-seq")
+            waiting_seq = customers.values_list("seq", flat=True).first()
     return {
         "agent": agent,
         "chat": chat,

@@ -137,9 +137,19 @@ def mark_seen(request: AgentRequest, chat_id) -> HttpResponse:
 @require_GET
 @agent_required
 @for_held_chat
+@shows_refusals
 def transcript(request: AgentRequest, chat_id) -> HttpResponse:
+    """The conversation; with ?after=<seq>, only the messages after that one, for the page to append."""
     chat = selectors.chat_get(agent=request.agent, chat_id=chat_id)
-    return render(request, f"{INBOX}#transcript", selectors.transcript_get(agent=request.agent, chat=chat))
+    after = request.GET.get("after")
+    if after is None:
+        return render(
+            request, f"{INBOX}#transcript", selectors.transcript_get(agent=request.agent, chat=chat)
+        )
+    if not (after.isascii() and after.isdigit() and len(after) <= 9):
+        raise TransitionError("invalid", "That message number is not valid.", status=400)
+    context = selectors.transcript_get(agent=request.agent, chat=chat, after_seq=int(after))
+    return render(request, f"{INBOX}#transcript-tail", context)
 
 
 @require_GET

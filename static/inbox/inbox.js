@@ -363,6 +363,32 @@
     else lastRendered.set(target.id, html);
   });
 
+  // The conversation grows at its end: a message frame fetches only the messages after the last one shown,
+  // and again the one carrying the customer's wait alert (it moves, changes colour or goes as the chat goes
+  // on). What comes back replaces those it shows again and is appended.
+  const seqOf = (item) => Number(item.dataset.seq);
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    const list = event.detail.elt;
+    if (!list.matches?.("[data-transcript]")) return;
+    const shown = list.querySelectorAll(":scope > li[data-seq]");
+    let after = shown.length ? seqOf(shown[shown.length - 1]) : 0;
+    const alerted = list.querySelector(":scope > li[data-seq] .wait")?.closest("li");
+    if (alerted) after = Math.min(after, seqOf(alerted) - 1);
+    event.detail.parameters.after = after;
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const { target, serverResponse, shouldSwap } = event.detail;
+    if (!shouldSwap || !target.matches?.("[data-transcript]") || event.detail.xhr.status !== 200) return;
+    const seqs = [...serverResponse.matchAll(/data-seq="(\d+)"/g)].map((match) => Number(match[1]));
+    if (!seqs.length) return;
+    const first = Math.min(...seqs);
+    for (const item of target.querySelectorAll(":scope > li")) {
+      if (!item.dataset.seq || seqOf(item) >= first) item.remove();
+    }
+  });
+
   // A frame that arrived while a part was being fetched may be missing from it (the part was rendered
   // first), or found nobody listening (htmx drops what was queued on the element the swap replaced): once
   // the new part listens, fetch again what such frames named.
