@@ -50,6 +50,7 @@ chromium:
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: install-test services chromium lint
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0

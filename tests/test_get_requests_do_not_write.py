@@ -11,13 +11,13 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from contactcentre.models import Role
 from routing import engine
 from routing.models import Call, CallState
 from tests import factories
+from tests.security.test_isolation_matrix import http_routes
 from tests.two_factor_support import log_in_verified
 
 pytest_plugins = ["tests.inbox_fixtures"]
@@ -37,15 +37,7 @@ def writes(queries: list[dict]) -> list[str]:
 
 def routes() -> list[str]:
     """Every route of the agent's and the supervisor's pages, as written in the URL configuration."""
-
-    def walk(patterns, prefix: str):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                yield prefix + str(pattern.pattern)
-
-    return sorted({route for route in walk(get_resolver().url_patterns, "") if route.startswith(PAGES)})
+    return [route for route in http_routes() if route.startswith(PAGES)]
 
 
 @pytest.fixture

@@ -180,11 +180,26 @@ def _offered_on(model: type[Model], chat: Chat) -> QuerySet:
     )
 
 
-def response_template_get(*, chat: Chat, template_id: str) -> ResponseTemplate | None:
-    """A response template offered on the chat's queue; None for any other or a malformed id."""
-    if not template_id.isdigit():
+def response_template_fill(*, agent: Membership, chat: Chat, template_id: str) -> str | None:
+    """A response template offered on the chat's queue with its placeholders filled; None for any other
+    template or a malformed id."""
+    template = (
+        _offered_on(ResponseTemplate, chat).filter(pk=int(template_id)).first()
+        if template_id.isascii() and template_id.isdigit()
+        else None
+    )
+    if template is None:
         return None
-    return _offered_on(ResponseTemplate, chat).filter(pk=int(template_id)).first()
+    values = {
+        "{customer_name}": chat.customer_name or (chat.contact.name if chat.contact else ""),
+        "{agent_name}": agent.name,
+        "{queue_name}": chat.queue.name,
+        "{company_name}": agent.company.name,
+    }
+    text = template.text
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
 
 
 def transcript_get(*, agent: Membership, chat: Chat, after_seq: int | None = None) -> dict:

@@ -308,19 +308,11 @@ def send(request: AgentRequest, chat_id) -> HttpResponse:
 def fill_template(request: AgentRequest, chat_id) -> HttpResponse:
     """A response template with its placeholders filled, handed to the page to put in the message box."""
     chat = selectors.chat_get(agent=request.agent, chat_id=chat_id)
-    template_id = request.GET.get("template", "")
-    template = selectors.response_template_get(chat=chat, template_id=template_id)
-    if template is None:
+    text = selectors.response_template_fill(
+        agent=request.agent, chat=chat, template_id=request.GET.get("template", "")
+    )
+    if text is None:
         raise TransitionError("unknown_template", "This template is not offered on this queue.", status=404)
-    values = {
-        "{customer_name}": chat.customer_name or (chat.contact.name if chat.contact else ""),
-        "{agent_name}": request.agent.name,
-        "{queue_name}": chat.queue.name,
-        "{company_name}": request.agent.company.name,
-    }
-    text = template.text
-    for placeholder, value in values.items():
-        text = text.replace(placeholder, value)
     response = HttpResponse(status=204)
     return trigger_client_event(response, "template-filled", {"chat_id": str(chat.pk), "text": text})
 
