@@ -1,8 +1,9 @@
 """The agent's inbox and the supervisor's wallboard.
 
 One page whose parts are server-rendered partials of inbox/inbox.html. The agent socket names what changed
-and the page re-fetches that partial, so the HTML is rendered here only. Every action calls one engine
-function; a refusal is shown to the agent with the engine's status, never as a 500.
+and the page re-fetches that partial, so the HTML is rendered here only. What a part shows is read by
+webchat/selectors.py; every action is a POST that calls one engine function, and a refusal is shown to
+the agent with the engine's status, never as a 500.
 """
 
 from collections.abc import Callable

@@ -340,12 +340,22 @@
   let savedScrollTop = 0;
   let shownChat = null;
 
+  // Where the agent is in the conversation is what they last scrolled to: read when they scroll, not when
+  // a part is swapped, since by then a message just added may have moved the end away from them.
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      const scroller = event.target;
+      if (!scroller.classList?.contains("transcript")) return;
+      stuckToBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+      savedScrollTop = scroller.scrollTop;
+    },
+    true,
+  );
+
   document.addEventListener("htmx:beforeSwap", () => {
     const scroller = document.querySelector(".transcript");
-    if (!scroller) return;
-    stuckToBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
-    savedScrollTop = scroller.scrollTop;
-    shownChat = scroller.dataset.chatId;
+    if (scroller) shownChat = scroller.dataset.chatId;
   });
 
   document.addEventListener("htmx:afterSettle", settlePage);
@@ -409,6 +419,8 @@
       // The agent reading back through the conversation stays where they are; otherwise follow it.
       const follow = scroller.dataset.chatId !== shownChat || stuckToBottom;
       scroller.scrollTop = follow ? scroller.scrollHeight : savedScrollTop;
+      stuckToBottom = follow;
+      savedScrollTop = scroller.scrollTop;
       shownChat = scroller.dataset.chatId;
     }
     reconcileOutbox();

@@ -31,11 +31,19 @@ def test_new_messages_are_added_at_the_end_without_moving_an_agent_who_reads_bac
     expect(messages).to_have_count(EARLIER)
     scroller = inbox.locator("#chat .transcript")
     settled = transcript.locator(".htmx-added, .htmx-settling")
+
+    def quiet():
+        """Wait until no part of the page is being fetched or swapped, so the agent's scrolling is theirs."""
+        inbox.wait_for_function(
+            "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+        )
+
     at_bottom = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 2"
     # A message already shown is left in place, not drawn again: a mark put on it survives.
     transcript.locator("li[data-seq]").first.evaluate("el => { el.kept = true; }")
 
     # Reading back: a new message is added, and the agent's place does not move.
+    quiet()
     scroller.evaluate("el => { el.scrollTop = 0; }")
     run_in_thread(engine.message_post_customer, chat_id=chat.pk, client_id="new1", text="Are you there?")
     expect(messages).to_have_count(EARLIER + 1)
@@ -45,6 +53,7 @@ def test_new_messages_are_added_at_the_end_without_moving_an_agent_who_reads_bac
     assert transcript.locator("li[data-seq]").first.evaluate("el => el.kept === true")
 
     # At the end: the conversation is followed.
+    quiet()
     scroller.evaluate("el => { el.scrollTop = el.scrollHeight; }")
     run_in_thread(engine.message_post_customer, chat_id=chat.pk, client_id="new2", text="Hello?")
     expect(messages).to_have_count(EARLIER + 2)
