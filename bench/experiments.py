@@ -36,7 +36,7 @@ if "switch5ms" in PATCHES:
     sys.setswitchinterval(0.005)
 
 if "one_db_thread" in PATCHES:
-    from contactcentre import database
+    from runtime import database
 
     database._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
 

@@ -100,6 +100,18 @@ class CompanyAdmin(CompanyScopedAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+# What an agent does, edited on the agent's form below the login.
+ROLE_AND_WORK_FIELDS = [
+    "role",
+    "display_name",
+    "extension",
+    "can_webchat",
+    "can_voice",
+    "queue_profile",
+    "voice_queues",
+]
+
+
 class AgentForm(CompanyScopedForm):
     """A membership together with the login it belongs to."""
 
@@ -130,16 +142,7 @@ class AgentForm(CompanyScopedForm):
 
     class Meta:
         model = Membership
-        fields = [
-            "company",
-            "role",
-            "display_name",
-            "extension",
-            "can_webchat",
-            "can_voice",
-            "queue_profile",
-            "voice_queues",
-        ]
+        fields = ["company", *ROLE_AND_WORK_FIELDS]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -214,17 +217,7 @@ class AgentAdmin(CompanyScopedAdmin):
         ),
         (
             "Role and work",
-            {
-                "fields": [
-                    "role",
-                    "display_name",
-                    "extension",
-                    "can_webchat",
-                    "can_voice",
-                    "queue_profile",
-                    "voice_queues",
-                ]
-            },
+            {"fields": ROLE_AND_WORK_FIELDS},
         ),
         (
             "Presence",

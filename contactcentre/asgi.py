@@ -13,9 +13,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from contactcentre import collector  # noqa: E402
-from contactcentre.connection_limits import WebSocketLimit  # noqa: E402
 from contactcentre.routing import websocket_urlpatterns  # noqa: E402
+from runtime import collector  # noqa: E402
+from runtime.connection_limits import WebSocketLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -31,7 +31,7 @@ if settings.JOBS_IN_PROCESS:
 
 # What start-up created lives as long as the process: freeze it out of the cyclic collector's scans, which
 # otherwise walk all of it again on every full collection. What connections create later is frozen as it
-# ages, and collected in full now and then (contactcentre/collector.py).
+# ages, and collected in full now and then (runtime/collector.py).
 gc.collect()
 gc.freeze()
 collector.start(freeze_seconds=settings.GC_FREEZE_SECONDS, full_seconds=settings.GC_FULL_SECONDS)

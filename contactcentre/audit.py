@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from contactcentre.models import AuditEntry, Company, Membership
-from webchat.ratelimit import request_client_address
+from runtime.client_address import request_client_address
 
 Action = AuditEntry.Action
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from contactcentre.outbound import validate_outbound_url
+from runtime.outbound import validate_outbound_url
 
 
 def new_telephony_secret() -> str:

@@ -117,10 +117,10 @@ if DATABASE_URL:
     # by the project's backend, without the round trip that Django's own health check costs (off).
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=0, conn_health_checks=False, engine="contactcentre.postgresql"
+            DATABASE_URL, conn_max_age=0, conn_health_checks=False, engine="runtime.postgresql"
         )
     }
-    # Threads per server process for the sockets' database calls (contactcentre/database.py); keep the
+    # Threads per server process for the sockets' database calls (runtime/database.py); keep the
     # pool larger, since page requests take connections too.
     DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -141,12 +141,12 @@ else:
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # Redis pub/sub (contactcentre/channel_layer.py): one PUBLISH per group_send, delivered in memory to the
+    # Redis pub/sub (runtime/channel_layer.py): one PUBLISH per group_send, delivered in memory to the
     # process's sockets, which are told to reconnect and catch up if Redis may have dropped frames. Reads
     # wait longer than redis-py's default 5 s; a pool of thousands, not the default 100.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "contactcentre.channel_layer.PubSubChannelLayer",
+            "BACKEND": "runtime.channel_layer.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -306,11 +306,11 @@ PERMISSIONS_POLICY = {
 
 # Proxies in front of the product that append to X-Forwarded-For; 0: use the connection's address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-# WebSockets one client address may hold open in one server process (contactcentre.connection_limits).
+# WebSockets one client address may hold open in one server process (runtime.connection_limits).
 WEBSOCKET_MAX_PER_IP = env_int("WEBSOCKET_MAX_PER_IP", 200)
 
 # Requests to addresses a company configures (its telephony URL) go only to public https hosts
-# (contactcentre/outbound.py). On: loopback and private addresses, and plain http to them, are allowed too;
+# (runtime/outbound.py). On: loopback and private addresses, and plain http to them, are allowed too;
 # for labs and tests only, never in production.
 OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env_bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
 
@@ -324,7 +324,7 @@ WEBCHAT_TYPING_THROTTLE_SECONDS = 1.0
 WEBCHAT_TRANSCRIPT_READ_SECONDS = env_int("WEBCHAT_TRANSCRIPT_READ_SECONDS", 24 * 60 * 60)
 
 # Server processes freeze what has survived a while out of the cyclic garbage collector's scans, and
-# collect everything once per GC_FULL_SECONDS (contactcentre/collector.py); GC_FREEZE_SECONDS=0 leaves
+# collect everything once per GC_FULL_SECONDS (runtime/collector.py); GC_FREEZE_SECONDS=0 leaves
 # Python's default.
 GC_FREEZE_SECONDS = env_int("GC_FREEZE_SECONDS", 5)
 GC_FULL_SECONDS = env_int("GC_FULL_SECONDS", 900)
@@ -332,7 +332,7 @@ GC_FULL_SECONDS = env_int("GC_FULL_SECONDS", 900)
 AGENT_CONNECTION_GRACE_SECONDS = env_int("AGENT_CONNECTION_GRACE_SECONDS", 60)
 AGENT_HEARTBEAT_SECONDS = env_int("AGENT_HEARTBEAT_SECONDS", 20)
 
-# Logs go to standard output: one JSON object a line in production (contactcentre.logging), with the chat,
+# Logs go to standard output: one JSON object a line in production (runtime.logging), with the chat,
 # agent and call ids that records carry; plain lines when DEBUG is on. LOG_FORMAT=plain|json overrides.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
@@ -340,7 +340,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "contactcentre.logging.JsonFormatter"},
+        "json": {"()": "runtime.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

@@ -16,7 +16,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from webchat.ratelimit import request_client_address
+from runtime.client_address import request_client_address
 
 logger = logging.getLogger(__name__)
 

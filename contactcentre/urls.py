@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from contactcentre import health, views
+from contactcentre import views
+from runtime import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from contactcentre import two_factor
 from contactcentre.models import Membership
@@ -29,8 +30,22 @@ def _membership(user) -> Membership | None:
     )
 
 
-def agent_required(view: Callable) -> Callable:
-    """Login and a Membership required; the membership is `request.agent`, the tenant of every query."""
+class HtmxHttpRequest(HttpRequest):
+    """A request that passed django-htmx's middleware, as django-htmx's documentation types it."""
+
+    htmx: HtmxDetails
+
+
+class AgentRequest(HtmxHttpRequest):
+    """A request of a signed-in member of a contact centre (`agent_required`): `agent` is their membership,
+    the tenant of every query the view makes."""
+
+    agent: Membership
+
+
+def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login and a Membership required; the view receives an AgentRequest whose `agent` is the
+    membership."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -40,9 +55,10 @@ def agent_required(view: Callable) -> Callable:
             if request.htmx:
                 return HttpResponseClientRedirect(resolve_url("login"))
             return redirect_to_login(request.get_full_path())
-        request.agent = _membership(request.user)
-        if request.agent is None:
+        agent = _membership(request.user)
+        if agent is None:
             raise PermissionDenied("Your login is not part of a contact centre.")
+        request.agent = agent
         return view(request, *args, **kwargs)
 
     return wrapper

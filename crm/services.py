@@ -16,10 +16,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcentre import audit, periodic
+from contactcentre import audit
 from contactcentre.models import AuditEntry, Company, Membership
 from crm.models import Channel, Contact, Interaction
 from routing.models import Call, CallState
+from runtime import periodic
 from webchat.models import Chat, ChatState, Message
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def contact_export(*, company_id: int, contact_id: int, actor=None) -> dict:
 def transcripts_expire(*, now: dt.datetime | None = None) -> int:
     """The retention job: anonymise the closed interactions of each company older than its retention
     period, a batch per company and tick, each company and each interaction on its own
-    (contactcentre.periodic: one that fails is logged and skipped). Returns how many were anonymised."""
+    (runtime.periodic: one that fails is logged and skipped). Returns how many were anonymised."""
     now = now or timezone.now()
     companies = Company.objects.filter(transcript_retention_days__isnull=False).only(
         "name", "transcript_retention_days"

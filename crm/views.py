@@ -1,11 +1,11 @@
 """The contacts pages: search the company's contacts and read each one's history."""
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from contactcentre.views import agent_required
+from contactcentre.views import AgentRequest, agent_required
 from crm import selectors
 from crm.models import Contact
 
@@ -15,7 +15,7 @@ PER_PAGE = 25
 
 @require_GET
 @agent_required
-def contacts(request: HttpRequest) -> HttpResponse:
+def contacts(request: AgentRequest) -> HttpResponse:
     """Search by name, email or phone; as the agent types, only the results are re-rendered."""
     query = request.GET.get("q", "")
     found = selectors.contact_search(company_id=request.agent.company_id, query=query).order_by("name", "pk")
@@ -29,7 +29,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @agent_required
-def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
+def contact(request: AgentRequest, contact_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=contact_id, company_id=request.agent.company_id)
     context = {
         "agent": request.agent,
@@ -41,7 +41,7 @@ def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @require_GET
 @agent_required
-def transcript(request: HttpRequest, interaction_id: int) -> HttpResponse:
+def transcript(request: AgentRequest, interaction_id: int) -> HttpResponse:
     """An interaction's transcript, fetched when the agent asks for it; one they may not read is not found."""
     interaction = get_object_or_404(selectors.interactions_visible_to(request.agent), pk=interaction_id)
     messages = selectors.interaction_messages(interaction=interaction)

@@ -17,7 +17,7 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from contactcentre.database import in_database
+from runtime.database import in_database
 
 logger = logging.getLogger(__name__)
 

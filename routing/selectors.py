@@ -11,6 +11,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -80,13 +81,13 @@ def allocation_candidates(queue: WebchatQueue) -> QuerySet[Membership]:
         .filter(presence=Presence.AVAILABLE)
         .exclude(in_active_wrapup())
         .exclude(on_a_call())
-        .alias(held=_held_count())
+        .alias(held=held_count())
         .filter(held__lt=queue.chat_capacity())
     )
 
 
-def _held_count() -> Coalesce:
-    """How many chats the agent (the outer query's row) holds."""
+def held_count() -> Coalesce:
+    """How many chats the agent (the outer query's row) holds: an annotation for Membership queries."""
     held = (
         Chat.objects.filter(agent_id=OuterRef("pk"), state__in=HELD_STATES)
         .order_by()
@@ -103,7 +104,7 @@ def held_counts_of_free(agent_ids: list[int]) -> dict[int, int]:
         Membership.objects.filter(pk__in=agent_ids)
         .exclude(in_active_wrapup())
         .exclude(on_a_call())
-        .annotate(held=_held_count())
+        .annotate(held=held_count())
         .values_list("pk", "held")
     )
     return dict(rows)
@@ -132,6 +133,25 @@ def call_candidates(call: Call) -> QuerySet[Membership]:
         # Webchat before voice: a call never interrupts a chat; it waits for an idle agent.
         agents = agents.filter(busy_on_chat=False)
     return agents.order_by("busy_on_chat", "on_break", F("idle_since").asc(nulls_first=True), "pk")
+
+
+def _waiting_in_queue(aggregate) -> Subquery:
+    # A subquery over the queue's queued chats, which the queue-order index serves, rather than a join
+    # over every chat the queue ever had: the cost follows the waiting chats, not the history.
+    waiting = Chat.objects.filter(queue=OuterRef("pk"), state=ChatState.QUEUED).order_by()
+    return Subquery(waiting.values("queue").annotate(value=aggregate).values("value"))
+
+
+def queues_with_waiting(*, queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQueue]:
+    """The queues by name, each with how many chats wait in it (`waiting`): the agents' queue counters."""
+    return queues.annotate(
+        waiting=Coalesce(_waiting_in_queue(Count("pk")), 0, output_field=IntegerField())
+    ).order_by("name")
+
+
+def queues_with_oldest(*, queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQueue]:
+    """The queues, each with when its longest-waiting chat was queued (`oldest`; None when none waits)."""
+    return queues.annotate(oldest=_waiting_in_queue(Min("queued_at")))
 
 
 def current_call(agent: Membership) -> Call | None:

@@ -1,6 +1,6 @@
 """Commands to the company's telephony system: signed JSON POSTs, sent after commit off the request path.
 
-Each company's commands go through its own lane (contactcentre/outbound.py): a few threads of its own, a
+Each company's commands go through its own lane (runtime/outbound.py): a few threads of its own, a
 bounded queue, retries with back-off that wait without holding a thread. A company whose telephony system
 is slow or absent delays only its own offers, never a transaction, a request or another company's calls.
 The URL is checked before every attempt: https, a public host, no redirects. With no telephony URL
@@ -14,7 +14,7 @@ import logging
 
 from django.db import connections
 
-from contactcentre import outbound
+from runtime import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,12 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
     # Compared as bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
     given = (header or "").encode("utf-8", "surrogateescape")
     return hmac.compare_digest(signature(secret, body).encode(), given)
+
+
+def signed_json(secret: str, payload: dict) -> tuple[bytes, dict[str, str]]:
+    """A JSON body and the headers that carry its signature, as both sides of the telephony API send them."""
+    body = json.dumps(payload).encode()
+    return body, {"Content-Type": "application/json", "X-Contact-Signature": signature(secret, body)}
 
 
 def send_offer(*, company_id: int, call_id: int, agent_id: int) -> None:
@@ -71,8 +77,7 @@ def _send_offer(*, call_id: int, agent_id: int) -> None:
 
 def post_command(url: str, secret: str, command: dict) -> None:
     """POST one signed command, once. Raises outbound.TryLater when another attempt may succeed."""
-    body = json.dumps(command).encode()
-    headers = {"Content-Type": "application/json", "X-Contact-Signature": signature(secret, body)}
+    body, headers = signed_json(secret, command)
     try:
         response = outbound.post(url, body=body, headers=headers)
     except outbound.Refused as refusal:

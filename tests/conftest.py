@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
-from contactcentre import database
+from runtime import database
 from tests import factories
 from tests.two_factor_support import log_in_verified
 
@@ -39,7 +39,7 @@ def rate_limits_start_empty():
 
 
 def close_in_every_database_thread() -> None:
-    """Close the connections the sockets' database threads hold (contactcentre/database.py).
+    """Close the connections the sockets' database threads hold (runtime/database.py).
 
     Each socket call closes its connection when it ends, but a call that ends after its test (a consumer's
     disconnect, the publisher's read of queue places) meets pytest-django's database blocker there, which

@@ -11,8 +11,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from contactcentre.channel_layer import LOST, PubSubChannelLayer
 from routing import events
+from runtime.channel_layer import LOST, PubSubChannelLayer
 from tests import factories
 from tests.webchat_support import agent_socket, closed_with, connected_chat, customer_socket, say_hello
 from webchat.tokens import customer_token_for

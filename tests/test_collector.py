@@ -6,7 +6,7 @@ import weakref
 
 import pytest
 
-from contactcentre import collector
+from runtime import collector
 
 
 class Node:

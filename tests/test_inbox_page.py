@@ -33,7 +33,9 @@ def test_an_allocated_chat_rings_the_bell_until_it_is_opened(htmx_client, agent,
     assert "item--new" in row
     assert '<span class="item__state">New' in row
 
-    htmx_client.get(f"/inbox/{opened.chat.pk}/")
+    workspace = htmx_client.get(f"/inbox/{opened.chat.pk}/").content.decode()
+    assert f'hx-post="/inbox/{opened.chat.pk}/seen/" hx-trigger="load"' in workspace
+    assert htmx_client.post(f"/inbox/{opened.chat.pk}/seen/").status_code == 204
 
     opened.chat.refresh_from_db()
     assert not opened.chat.unseen

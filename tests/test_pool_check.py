@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from contactcentre.postgresql.base import check_idle_connection
+from runtime.postgresql.base import check_idle_connection
 from webchat.models import Chat
 
 

@@ -72,8 +72,8 @@ def test_with_no_environment_it_runs_embedded():
 def test_with_database_and_redis_urls_it_uses_postgresql_redis_and_celery():
     settings = settings_with(**PRODUCTION)
 
-    assert settings["database"] == "contactcentre.postgresql"
-    assert settings["channel_layer"] == "contactcentre.channel_layer.PubSubChannelLayer"
+    assert settings["database"] == "runtime.postgresql"
+    assert settings["channel_layer"] == "runtime.channel_layer.PubSubChannelLayer"
     assert settings["jobs_in_process"] is False
     assert settings["celery_broker"] == PRODUCTION["REDIS_URL"]
     assert settings["celery_beat_schedule"]

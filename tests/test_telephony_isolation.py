@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from contactcentre import outbound
 from routing import engine, telephony
+from runtime import outbound
 from tests import factories
 from tests.outbound_servers import Endpoint
 
@@ -71,7 +71,7 @@ def test_offers_beyond_a_companys_queue_limit_are_dropped_and_logged_while_other
     hold = threading.Event()
     done = threading.Event()
 
-    with caplog.at_level(logging.WARNING, logger="contactcentre.outbound"):
+    with caplog.at_level(logging.WARNING, logger="runtime.outbound"):
         taken = [lanes.submit("stuck", lambda: hold.wait(30), what=f"offer {n}") for n in range(5)]
         other = lanes.submit("fine", done.set, what="offer of the other company")
 

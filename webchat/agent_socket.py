@@ -33,10 +33,10 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from contactcentre import agent_sessions
-from contactcentre.channel_layer import ReconnectOnLossMixin
-from contactcentre.database import SocketDatabaseMixin, in_database
 from contactcentre.models import Membership
 from routing import engine, events, selectors
+from runtime.channel_layer import ReconnectOnLossMixin
+from runtime.database import SocketDatabaseMixin, in_database
 from webchat import customer as checks
 from webchat import floods
 from webchat.customer import Refusal

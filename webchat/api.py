@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from routing import engine, selectors
 from routing.models import WebchatQueue
+from runtime import client_address
 from webchat import customer, ratelimit
 from webchat.customer import Refusal
 from webchat.models import Chat
@@ -150,7 +151,7 @@ def _require_allowed_origin(request: HttpRequest, queue: WebchatQueue) -> None:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return ratelimit.client_ip(
+    return client_address.client_ip(
         remote_addr=request.META.get("REMOTE_ADDR", ""),
         forwarded_for=request.headers.get("X-Forwarded-For", ""),
     )

@@ -13,9 +13,9 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from contactcentre.channel_layer import ReconnectOnLossMixin
-from contactcentre.database import SocketDatabaseMixin, in_database
 from routing import engine, events, selectors
+from runtime.channel_layer import ReconnectOnLossMixin
+from runtime.database import SocketDatabaseMixin, in_database
 from webchat import customer, floods, ratelimit
 from webchat.customer import Refusal
 from webchat.models import HELD_STATES, Chat, Message

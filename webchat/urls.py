@@ -18,6 +18,7 @@ urlpatterns = [
     path("inbox/calls/<int:call_id>/hang-up/", views.call_hang_up, name="inbox_call_hang_up"),
     path("inbox/calls/<int:call_id>/complete/", views.call_complete, name="inbox_call_complete"),
     path("inbox/<uuid:chat_id>/", views.open_chat, name="inbox_chat"),
+    path("inbox/<uuid:chat_id>/seen/", views.mark_seen, name="inbox_seen"),
     path("inbox/<uuid:chat_id>/transcript/", views.transcript, name="inbox_transcript"),
     path("inbox/<uuid:chat_id>/take/", views.take, name="inbox_take"),
     path("inbox/<uuid:chat_id>/activate/", views.activate, name="inbox_activate"),

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from contactcentre import periodic
 from contactcentre.models import Membership, Presence
 from routing.models import CallState
+from runtime import periodic
 from webchat.models import HELD_STATES, Chat, ChatState, Message
 from webchat.text import RESERVED_CLIENT_ID_MESSAGE, client_id_reserved
 
@@ -154,5 +154,5 @@ def call_target(action: str, state: str) -> str:
 
 def _each(job: str, items: Iterable, handle: Callable[[Any], object]) -> int:
     """Run a periodic job's (or a sweep's) `handle` on each item in its own transaction
-    (contactcentre.periodic); a race lost to another transition is no failure."""
+    (runtime.periodic); a race lost to another transition is no failure."""
     return periodic.each(job, items, handle, log=logger, expected=(TransitionError,))

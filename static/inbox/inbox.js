@@ -340,12 +340,22 @@
   let savedScrollTop = 0;
   let shownChat = null;
 
+  // Where the agent is in the conversation is what they last scrolled to: read when they scroll, not when
+  // a part is swapped, since by then a message just added may have moved the end away from them.
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      const scroller = event.target;
+      if (!scroller.classList?.contains("transcript")) return;
+      stuckToBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+      savedScrollTop = scroller.scrollTop;
+    },
+    true,
+  );
+
   document.addEventListener("htmx:beforeSwap", () => {
     const scroller = document.querySelector(".transcript");
-    if (!scroller) return;
-    stuckToBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
-    savedScrollTop = scroller.scrollTop;
-    shownChat = scroller.dataset.chatId;
+    if (scroller) shownChat = scroller.dataset.chatId;
   });
 
   document.addEventListener("htmx:afterSettle", settlePage);
@@ -361,6 +371,32 @@
     const html = comparable(serverResponse);
     if (requestConfig?.verb === "get" && lastRendered.get(target.id) === html) event.detail.shouldSwap = false;
     else lastRendered.set(target.id, html);
+  });
+
+  // The conversation grows at its end: a message frame fetches only the messages after the last one shown,
+  // and again the one carrying the customer's wait alert (it moves, changes colour or goes as the chat goes
+  // on). What comes back replaces those it shows again and is appended.
+  const seqOf = (item) => Number(item.dataset.seq);
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    const list = event.detail.elt;
+    if (!list.matches?.("[data-transcript]")) return;
+    const shown = list.querySelectorAll(":scope > li[data-seq]");
+    let after = shown.length ? seqOf(shown[shown.length - 1]) : 0;
+    const alerted = list.querySelector(":scope > li[data-seq] .wait")?.closest("li");
+    if (alerted) after = Math.min(after, seqOf(alerted) - 1);
+    event.detail.parameters.after = after;
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const { target, serverResponse, shouldSwap } = event.detail;
+    if (!shouldSwap || !target.matches?.("[data-transcript]") || event.detail.xhr.status !== 200) return;
+    const seqs = [...serverResponse.matchAll(/data-seq="(\d+)"/g)].map((match) => Number(match[1]));
+    if (!seqs.length) return;
+    const first = Math.min(...seqs);
+    for (const item of target.querySelectorAll(":scope > li")) {
+      if (!item.dataset.seq || seqOf(item) >= first) item.remove();
+    }
   });
 
   // A frame that arrived while a part was being fetched may be missing from it (the part was rendered
@@ -383,6 +419,8 @@
       // The agent reading back through the conversation stays where they are; otherwise follow it.
       const follow = scroller.dataset.chatId !== shownChat || stuckToBottom;
       scroller.scrollTop = follow ? scroller.scrollHeight : savedScrollTop;
+      stuckToBottom = follow;
+      savedScrollTop = scroller.scrollTop;
       shownChat = scroller.dataset.chatId;
     }
     reconcileOutbox();

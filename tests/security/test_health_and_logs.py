@@ -13,9 +13,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError, connections
 
-from contactcentre import health
-from contactcentre.logging import JsonFormatter
 from routing import engine
+from runtime import health
+from runtime.logging import JsonFormatter
 from tests import factories
 from tests.webchat_support import closed_with, customer_socket
 

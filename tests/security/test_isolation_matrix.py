@@ -196,6 +196,7 @@ CASES: dict[str, Case] = {
         # The contact's history beside the actor's own chat lists only the interactions they may read.
         get(url("inbox_chat", args=[own_chat(w, actor).pk]), expect=served(actor)),
     ],
+    "inbox/<uuid:chat_id>/seen/": chat_route("inbox_seen"),
     "inbox/<uuid:chat_id>/transcript/": chat_route("inbox_transcript"),
     "inbox/<uuid:chat_id>/take/": chat_route("inbox_take"),
     "inbox/<uuid:chat_id>/activate/": chat_route("inbox_activate"),

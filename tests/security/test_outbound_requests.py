@@ -15,9 +15,9 @@ import trustme
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from contactcentre import outbound
 from contactcentre.models import Company, Role
 from routing import telephony
+from runtime import outbound
 from tests import factories
 from tests.outbound_servers import Endpoint
 from tests.two_factor_support import log_in_verified

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contactcentre.models import Company
 from routing.models import Call, CallState
-from routing.telephony import signature
+from routing.telephony import signed_json
 
 POLL_SECONDS = 0.25
 
@@ -74,13 +74,8 @@ class Command(BaseCommand):
         return None
 
     def _post(self, endpoint: str, secret: str, event: dict) -> dict:
-        body = json.dumps(event).encode()
-        request = urllib.request.Request(
-            endpoint,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "X-Contact-Signature": signature(secret, body)},
-        )
+        body, headers = signed_json(secret, event)
+        request = urllib.request.Request(endpoint, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read() or b"{}")

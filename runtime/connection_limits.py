@@ -12,7 +12,7 @@ from collections import Counter
 
 from django.conf import settings
 
-from webchat.ratelimit import client_ip
+from runtime.client_address import client_ip
 
 logger = logging.getLogger(__name__)
 
