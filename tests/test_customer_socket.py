@@ -7,7 +7,6 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from routing import engine
-from tests import factories
 from tests.webchat_support import closed_with, connected_chat, customer_socket, next_frame, say_hello
 from webchat.customer_socket import CustomerChatConsumer
 from webchat.models import Message
@@ -25,10 +24,11 @@ async def consumers_let_go_of_the_database():
 
 
 @pytest.fixture
-def manual_queue(company):
-    return factories.WebchatQueueFactory(
-        company=company, auto_allocate=False, allowed_origins="https://shop.example"
-    )
+def manual_queue(manual_queue):
+    """The shared queue, on a shop's web site that allows its customers' sockets."""
+    manual_queue.allowed_origins = "https://shop.example"
+    manual_queue.save(update_fields=["allowed_origins"])
+    return manual_queue
 
 
 @pytest.fixture
