@@ -3,6 +3,8 @@ import threading
 
 import pytest
 import time_machine
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
@@ -99,6 +101,40 @@ def other_company_chat():
 def admin_client(admin_user) -> Client:
     """pytest-django's superuser client, with the second step of signing in done."""
     return log_in_verified(Client(), admin_user)
+
+
+@pytest.fixture(autouse=True)
+def sockets_end_with_their_test(request):
+    """Every async test ends the sockets it opened before its event loop ends (see `_sockets_ended`)."""
+    if request.node.get_closest_marker("asyncio"):
+        request.getfixturevalue("_sockets_ended")
+
+
+@pytest.fixture
+async def _sockets_ended(monkeypatch):
+    """Disconnect, within the test's event loop, every WebSocket communicator the test left open, then close
+    the connection of Channels' database thread (it would outlive the test and hold up dropping the test
+    database at the end of the run).
+
+    A consumer left running (a test that failed half-way, or one that never said goodbye) would otherwise
+    be cancelled by pytest-asyncio's end of the loop, together with every other task of the loop at once,
+    the channel layer's reader among them: its clean-up then unsubscribes from Redis at the very moment the
+    connection it needs is being torn down. Disconnected here, each consumer leaves its groups and ends by
+    the ordinary way, one at a time, while the layer still works.
+    """
+    opened: list[WebsocketCommunicator] = []
+    make = WebsocketCommunicator.__init__
+
+    def remembered(communicator, *args, **kwargs) -> None:
+        make(communicator, *args, **kwargs)
+        opened.append(communicator)
+
+    monkeypatch.setattr(WebsocketCommunicator, "__init__", remembered)
+    yield
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.disconnect()
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,8 @@ import uuid
 
 import pytest
 import redis
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
 
 from contactcentre.channel_layer import LOST, PubSubChannelLayer
 from routing import events
@@ -71,11 +69,6 @@ async def test_a_channel_the_health_check_is_done_with_leaves_no_subscription(la
 
 @pytest.mark.django_db(transaction=True)
 class TestSocketsHearingOfALoss:
-    @pytest.fixture(autouse=True)
-    async def consumers_let_go_of_the_database(self):
-        yield
-        await database_sync_to_async(connections.close_all)()
-
     @pytest.fixture
     def conversation(self, company, agent):
         queue = factories.WebchatQueueFactory(company=company, auto_allocate=False)

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from routing import engine
 from tests.webchat_support import closed_with, connected_chat, customer_socket, next_frame, say_hello
@@ -13,14 +12,6 @@ from webchat.models import Message
 from webchat.tokens import customer_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    # Consumers work in the database from a worker thread, whose connection would outlive the test and
-    # hold up dropping the test database at the end of the run.
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ async def say_hello(communicator: WebsocketCommunicator, token: str, after_seq: 
 
 
 async def agent_socket(agent: Membership) -> WebsocketCommunicator:
-    cookie = await database_sync_to_async(_signed_in_cookie)(agent)
+    cookie = await database_sync_to_async(signed_in_cookie)(agent)
     communicator = WebsocketCommunicator(
         application, "/ws/agent/", headers=[(b"host", b"testserver"), (b"cookie", cookie.encode())]
     )
@@ -75,7 +75,7 @@ def session_cookie(client: Client) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def _signed_in_cookie(agent: Membership) -> str:
+def signed_in_cookie(agent: Membership) -> str:
     client = Client()
     client.force_login(agent.user)
     return session_cookie(client)

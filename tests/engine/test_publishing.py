@@ -6,18 +6,11 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
 
 from routing import engine, events
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def worker_thread_lets_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 class Listener:

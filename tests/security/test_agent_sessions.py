@@ -12,7 +12,6 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.db import connections
 from django.test import Client
 
 from contactcentre.asgi import application
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 10
 User = get_user_model()
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

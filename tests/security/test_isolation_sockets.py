@@ -12,7 +12,6 @@ from collections.abc import Callable
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from contactcentre.asgi import application
 from contactcentre.routing import websocket_urlpatterns
@@ -124,13 +123,6 @@ SOCKET_CASES: dict[str, Callable] = {
 @pytest.fixture
 def socket_world():
     return build()
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    """Consumers work in the database from a worker thread whose connection would outlive the test."""
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.mark.parametrize("route", websocket_routes())
