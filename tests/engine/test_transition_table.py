@@ -16,6 +16,17 @@ STATES = [s.value for s in ChatState]
 
 REFUSED = None
 
+# Put back and transfer: a chat in the inbox, active or parked goes back to a queue.
+BACK_TO_A_QUEUE = {
+    "queued": REFUSED,
+    "inbox": "queued",
+    "active": "queued",
+    "parked": "queued",
+    "wrapup": REFUSED,
+    "wrapup_parked": REFUSED,
+    "closed": REFUSED,
+}
+
 # action -> state -> where the chat lands, or REFUSED; every state is named for every action.
 EXPECTED = {
     "take": {
@@ -45,24 +56,8 @@ EXPECTED = {
         "wrapup_parked": REFUSED,
         "closed": REFUSED,
     },
-    "put_back": {
-        "queued": REFUSED,
-        "inbox": "queued",
-        "active": "queued",
-        "parked": "queued",
-        "wrapup": REFUSED,
-        "wrapup_parked": REFUSED,
-        "closed": REFUSED,
-    },
-    "transfer": {
-        "queued": REFUSED,
-        "inbox": "queued",
-        "active": "queued",
-        "parked": "queued",
-        "wrapup": REFUSED,
-        "wrapup_parked": REFUSED,
-        "closed": REFUSED,
-    },
+    "put_back": BACK_TO_A_QUEUE,
+    "transfer": BACK_TO_A_QUEUE,
     "end": {
         "queued": REFUSED,
         "inbox": REFUSED,
