@@ -214,7 +214,13 @@ class Publisher:
         self.wake.set()
 
     async def _run(self) -> None:
+        this_task = asyncio.current_task()
         while True:
+            # Told to stop (its event loop is ending) while it was sending, it stops, even when a library on
+            # the way caught that cancellation and carried on: waiting for news again would hold up the
+            # loop's end for ever, every other task of the loop long finished.
+            if this_task is not None and this_task.cancelling():
+                raise asyncio.CancelledError
             await self.wake.wait()
             self.wake.clear()
             while self.pending:

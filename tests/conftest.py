@@ -1,14 +1,35 @@
+import datetime as dt
 import threading
 
 import pytest
+import time_machine
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
-from django.test import Client
+from django.test import Client, override_settings
 
+from routing import engine
 from runtime import database
 from tests import factories
 from tests.two_factor_support import log_in_verified
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """Production-strength hashing (PBKDF2, about 0.2 s a password) of every test user would only slow the
+    suite down. Set once for the whole run, before the browser tests' live server is forked from this
+    process, so that logins through the real sign-in form there check the same hashes."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture
+def clock():
+    """The clock, stopped at a known moment; `clock.shift(seconds)` moves it on."""
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -27,9 +48,93 @@ def agent(company):
 
 
 @pytest.fixture
+def manual_queue(company):
+    """A queue whose chats wait for an agent to take them."""
+    return factories.WebchatQueueFactory(company=company, name="Support", auto_allocate=False)
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent.user)
+    return client
+
+
+@pytest.fixture
+def htmx_client(agent_client):
+    """The signed-in agent's browser as htmx drives it."""
+    agent_client.defaults["HTTP_HX_REQUEST"] = "true"
+    return agent_client
+
+
+@pytest.fixture
+def waiting_chat(manual_queue):
+    return factories.ChatFactory(queue=manual_queue, customer_name="Grace")
+
+
+@pytest.fixture
+def held_chat(agent, waiting_chat):
+    """A chat in the agent's inbox, not yet active."""
+    return engine.chat_take(agent=agent, chat_id=waiting_chat.pk)
+
+
+@pytest.fixture
+def active_chat(agent, held_chat):
+    return engine.chat_activate(agent=agent, chat_id=held_chat.pk)
+
+
+@pytest.fixture
+def wrapup_chat(agent, active_chat):
+    return engine.chat_end(agent=agent, chat_id=active_chat.pk)
+
+
+@pytest.fixture
+def other_company_chat():
+    """A chat held by an agent of another company."""
+    stranger = factories.MembershipFactory()
+    queue = factories.WebchatQueueFactory(company=stranger.company, auto_allocate=False)
+    chat = factories.ChatFactory(queue=queue, customer_name="Stranger")
+    engine.chat_take(agent=stranger, chat_id=chat.pk)
+    return engine.chat_activate(agent=stranger, chat_id=chat.pk)
+
+
+@pytest.fixture
 def admin_client(admin_user) -> Client:
     """pytest-django's superuser client, with the second step of signing in done."""
     return log_in_verified(Client(), admin_user)
+
+
+@pytest.fixture(autouse=True)
+def sockets_end_with_their_test(request):
+    """Every async test ends the sockets it opened before its event loop ends (see `_sockets_ended`)."""
+    if request.node.get_closest_marker("asyncio"):
+        request.getfixturevalue("_sockets_ended")
+
+
+@pytest.fixture
+async def _sockets_ended(monkeypatch):
+    """Disconnect, within the test's event loop, every WebSocket communicator the test left open, then close
+    the connection of Channels' database thread (it would outlive the test and hold up dropping the test
+    database at the end of the run).
+
+    A consumer left running (a test that failed half-way, or one that never said goodbye) would otherwise
+    be cancelled by pytest-asyncio's end of the loop, together with every other task of the loop at once,
+    the channel layer's reader among them: its clean-up then unsubscribes from Redis at the very moment the
+    connection it needs is being torn down. Disconnected here, each consumer leaves its groups and ends by
+    the ordinary way, one at a time, while the layer still works.
+    """
+    opened: list[WebsocketCommunicator] = []
+    make = WebsocketCommunicator.__init__
+
+    def remembered(communicator, *args, **kwargs) -> None:
+        make(communicator, *args, **kwargs)
+        opened.append(communicator)
+
+    monkeypatch.setattr(WebsocketCommunicator, "__init__", remembered)
+    yield
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.disconnect()
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(autouse=True)

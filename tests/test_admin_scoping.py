@@ -135,12 +135,6 @@ def queue_form_data(queue: WebchatQueue | None = None, **changes) -> dict:
     return data
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Production-strength hashing of every test login would only slow the suite down.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def company_a():
     return factories.CompanyFactory(name="Acme", slug="acme")

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from django.utils import timezone
 
 from contactcentre.asgi import application
@@ -16,12 +15,6 @@ from webchat import agent_socket as agent_socket_module
 from webchat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

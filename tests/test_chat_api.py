@@ -12,11 +12,6 @@ from webchat.models import Chat, ChatState, Message, Outcome
 from webchat.tokens import customer_token_for
 
 
-@pytest.fixture
-def manual_queue(company):
-    return factories.WebchatQueueFactory(company=company, name="Support", auto_allocate=False)
-
-
 def opened(client, queue, **body) -> dict:
     response = open_chat(client, queue_token=queue.token, **body)
     assert response.status_code == 201, response.content

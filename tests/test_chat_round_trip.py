@@ -2,21 +2,12 @@
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from tests import factories
 from tests.webchat_support import agent_socket, connected_chat, customer_socket, next_frame, say_hello
 from webchat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    # Consumers work in the database from a worker thread, whose connection would outlive the test and
-    # hold up dropping the test database at the end of the run.
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from routing import engine
 from tests import factories
 from webchat.models import Chat
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 
 def test_assign_contact_opens_a_search_and_a_new_contact_form(htmx_client, active_chat):
     content = htmx_client.get(f"/inbox/{active_chat.pk}/contact/find/").content.decode()

@@ -2,9 +2,7 @@
 
 from routing import engine
 from tests import factories
-from tests.inbox_fixtures import customer_says
-
-pytest_plugins = ["tests.inbox_fixtures"]
+from tests.webchat_support import customer_says
 
 
 def test_contacts_are_searched_by_name_email_or_phone(agent_client, company):

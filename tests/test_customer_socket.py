@@ -4,10 +4,8 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from routing import engine
-from tests import factories
 from tests.webchat_support import closed_with, connected_chat, customer_socket, next_frame, say_hello
 from webchat.customer_socket import CustomerChatConsumer
 from webchat.models import Message
@@ -16,19 +14,12 @@ from webchat.tokens import customer_token_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    # Consumers work in the database from a worker thread, whose connection would outlive the test and
-    # hold up dropping the test database at the end of the run.
-    await database_sync_to_async(connections.close_all)()
-
-
 @pytest.fixture
-def manual_queue(company):
-    return factories.WebchatQueueFactory(
-        company=company, auto_allocate=False, allowed_origins="https://shop.example"
-    )
+def manual_queue(manual_queue):
+    """The shared queue, on a shop's web site that allows its customers' sockets."""
+    manual_queue.allowed_origins = "https://shop.example"
+    manual_queue.save(update_fields=["allowed_origins"])
+    return manual_queue
 
 
 @pytest.fixture

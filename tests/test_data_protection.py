@@ -48,11 +48,6 @@ FIGURES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def queue(company):
     """Agents take its chats: none is allocated to whoever happens to be Available."""

@@ -20,8 +20,6 @@ from tests import factories
 from tests.security.test_isolation_matrix import http_routes
 from tests.two_factor_support import log_in_verified
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 PAGES = ("inbox/", "contacts/", "wallboard/")
 

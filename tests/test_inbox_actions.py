@@ -7,10 +7,8 @@ from django.utils import timezone
 
 from contactcentre.models import Presence
 from tests import factories
-from tests.inbox_fixtures import customer_says
+from tests.webchat_support import customer_says
 from webchat.models import ChatState, Message, Sender
-
-pytest_plugins = ["tests.inbox_fixtures"]
 
 
 def state_of(chat) -> str:

@@ -7,8 +7,6 @@ from routing.models import CallState
 from tests import factories
 from webchat.models import ChatState, ParkReason
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 
 @pytest.fixture
 def ringing_call(agent, company):

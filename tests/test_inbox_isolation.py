@@ -8,8 +8,6 @@ from routing import engine
 from tests import factories
 from webchat.models import Chat
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 CHAT_ACTIONS = [
     ("post", "take/", {}),
     ("post", "activate/", {}),

@@ -2,8 +2,6 @@ from contactcentre.models import Presence
 from tests import factories
 from webchat.models import ChatState
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 
 def test_the_root_goes_to_the_inbox(client):
     response = client.get("/")

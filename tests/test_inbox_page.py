@@ -2,10 +2,8 @@
 
 from routing import engine
 from tests import factories
-from tests.inbox_fixtures import customer_says
+from tests.webchat_support import customer_says
 from webchat.models import ChatState
-
-pytest_plugins = ["tests.inbox_fixtures"]
 
 
 def test_the_inbox_lists_the_agents_chats_with_state_and_queue(agent_client, agent, held_chat, manual_queue):

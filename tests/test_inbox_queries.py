@@ -6,10 +6,8 @@ from django.test.utils import CaptureQueriesContext
 
 from routing import engine, selectors
 from tests import factories
-from tests.inbox_fixtures import customer_says
+from tests.webchat_support import customer_says
 from webchat.models import Chat
-
-pytest_plugins = ["tests.inbox_fixtures"]
 
 
 def queries(client, url, **params) -> int:

@@ -4,8 +4,6 @@ from routing import engine
 from tests import factories
 from webchat.models import ChatState
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 
 def test_a_refusal_is_shown_above_the_workspace_with_its_status(htmx_client, held_chat):
     response = htmx_client.post(f"/inbox/{held_chat.pk}/end/")

@@ -6,9 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from routing import engine
-from tests.inbox_fixtures import customer_says
-
-pytest_plugins = ["tests.inbox_fixtures"]
+from tests.webchat_support import customer_says
 
 
 def shown(html: str) -> list[int]:

@@ -6,9 +6,7 @@ import time_machine
 from django.utils import timezone
 
 from routing import engine
-from tests.inbox_fixtures import customer_says
-
-pytest_plugins = ["tests.inbox_fixtures"]
+from tests.webchat_support import customer_says
 
 
 def alert_at(client, chat, seconds_later):

@@ -1,24 +1,7 @@
 """Rate limits: chats opened per client IP per minute, messages per chat per 10 seconds."""
 
-import datetime as dt
-
-import pytest
-import time_machine
-
-from tests import factories
 from tests.webchat_support import API, open_chat, post_message
 from webchat.models import Chat, Message
-
-
-@pytest.fixture
-def manual_queue(company):
-    return factories.WebchatQueueFactory(company=company, auto_allocate=False)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, 1, tzinfo=dt.UTC), tick=False) as traveller:
-        yield traveller
 
 
 def opens(client, queue, *addresses, forwarded_for: str = "") -> list[int]:

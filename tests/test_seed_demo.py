@@ -28,12 +28,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Production-strength hashing of every demo login would only slow the suite down.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def sign_in_request():
     """Sign-ins are counted per address, so authenticating needs the request it came with."""
     return RequestFactory().post("/accounts/login/")

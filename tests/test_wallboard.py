@@ -9,8 +9,6 @@ from routing import engine
 from tests import factories
 from tests.two_factor_support import log_in_verified
 
-pytest_plugins = ["tests.inbox_fixtures"]
-
 
 @pytest.fixture
 def supervisor_client(client, company):

@@ -1,6 +1,7 @@
 """Helpers for the customer chat's tests: the API, the customer's socket and the agent's socket."""
 
 import json
+import uuid
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
@@ -60,7 +61,7 @@ async def say_hello(communicator: WebsocketCommunicator, token: str, after_seq: 
 
 
 async def agent_socket(agent: Membership) -> WebsocketCommunicator:
-    cookie = await database_sync_to_async(_session_cookie)(agent)
+    cookie = await database_sync_to_async(signed_in_cookie)(agent)
     communicator = WebsocketCommunicator(
         application, "/ws/agent/", headers=[(b"host", b"testserver"), (b"cookie", cookie.encode())]
     )
@@ -69,10 +70,15 @@ async def agent_socket(agent: Membership) -> WebsocketCommunicator:
     return communicator
 
 
-def _session_cookie(agent: Membership) -> str:
+def session_cookie(client: Client) -> str:
+    """The Cookie header that carries the signed-in test client's session to a socket."""
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def signed_in_cookie(agent: Membership) -> str:
     client = Client()
     client.force_login(agent.user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return session_cookie(client)
 
 
 async def frames_until(communicator: WebsocketCommunicator, wanted: Callable[[dict], bool]) -> list[dict]:
@@ -96,3 +102,9 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     assert output["type"] == "websocket.close", output
     await communicator.disconnect()
     return output["code"]
+
+
+def customer_says(chat, text: str):
+    """The customer's message in the chat, posted through the engine."""
+    message, _ = engine.message_post_customer(chat_id=chat.pk, client_id=str(uuid.uuid4()), text=text)
+    return message

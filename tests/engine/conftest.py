@@ -1,23 +1,8 @@
-import datetime as dt
-
 import pytest
-import time_machine
 
 from routing import engine
 from tests import factories
 from webchat.models import Chat
-
-
-@pytest.fixture
-def clock():
-    """The engine's clock, stopped at a known moment; `clock.shift(seconds)` moves it on."""
-    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def manual_queue(company):
-    return factories.WebchatQueueFactory(company=company, name="Support", auto_allocate=False)
 
 
 @pytest.fixture

@@ -2,22 +2,16 @@
 burst of changes to a queue still leaves every waiting customer with their right place."""
 
 import asyncio
+import contextlib
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
 
 from routing import engine, events
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def worker_thread_lets_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 class Listener:
@@ -140,3 +134,25 @@ async def test_a_burst_of_changes_to_a_queue_tells_its_waiting_customers_their_p
     assert first_at - started < 0.3 <= final_at - started
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(last.next_frame("state"), timeout=0.6)
+
+
+async def test_a_publisher_told_to_stop_while_sending_stops_even_if_the_send_swallowed_it(monkeypatch):
+    # Some libraries on the way to Redis catch a cancellation to clean up and carry on; the event loop's end
+    # then waits for the publisher, which must not go back to waiting for news.
+    sending = asyncio.Event()
+
+    async def send_that_swallows_a_cancellation(frames):
+        sending.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(60)
+
+    monkeypatch.setattr(events, "_send_all", send_that_swallows_a_cancellation)
+    publisher = events.Publisher()
+    publisher.hand_over([("chat_x", {"type": "state"})], set())
+    await asyncio.wait_for(sending.wait(), 5)
+
+    publisher.task.cancel()
+
+    done, _ = await asyncio.wait([publisher.task], timeout=5)
+    assert publisher.task in done
+    assert publisher.task.cancelled()

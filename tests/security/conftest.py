@@ -1,6 +1,5 @@
 """The security suite: isolation, bad input, escaping, abuse limits, health and logs."""
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 # No example database in the checkout, room for a slow shared machine, and function-scoped fixtures (the
@@ -14,9 +13,3 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile("security")
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Production-strength hashing of every test login would only slow the suite down.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -89,15 +89,8 @@ def waiting_chat(transactional_db, settings):
     return chat, customer_token_for(chat_id=chat.pk)
 
 
-@pytest.fixture
-async def sockets(waiting_chat):
-    """The waiting chat, for a test with sockets, whose consumers' connection is closed after it."""
-    yield waiting_chat
-    await database_sync_to_async(connections.close_all)()
-
-
-async def test_the_message_limit_of_a_chat_counts_the_api_and_the_socket_together(sockets):
-    chat, token = sockets
+async def test_the_message_limit_of_a_chat_counts_the_api_and_the_socket_together(waiting_chat):
+    chat, token = waiting_chat
     client = Client()
     for n in range(2):
         body = {"client_id": f"rest-{n}", "text": "Hello"}
@@ -123,10 +116,10 @@ async def test_the_message_limit_of_a_chat_counts_the_api_and_the_socket_togethe
 
 
 async def test_a_message_one_character_past_the_limit_is_refused_on_the_socket_and_one_at_it_is_stored(
-    sockets, settings
+    waiting_chat, settings
 ):
     settings.WEBCHAT_MAX_MESSAGE_CHARS = 50
-    chat, token = sockets
+    chat, token = waiting_chat
     ws = await customer_socket(chat.pk)
     await say_hello(ws, token)
 
@@ -191,11 +184,11 @@ async def _open(communicator: WebsocketCommunicator) -> int | None:
 
 
 async def test_one_address_holds_no_more_sockets_than_its_limit_and_others_are_still_served(
-    sockets, settings
+    waiting_chat, settings
 ):
     settings.WEBSOCKET_MAX_PER_IP = 5
     settings.TRUSTED_PROXY_COUNT = 1
-    chat, token = sockets
+    chat, token = waiting_chat
     path = f"/ws/webchat/{chat.pk}/"
     flood = [await _socket_from("198.51.100.7", path) for _ in range(8)]
 
@@ -217,7 +210,7 @@ async def test_one_address_holds_no_more_sockets_than_its_limit_and_others_are_s
 
 
 async def test_the_limit_counts_agent_sockets_and_a_forged_forwarded_address_does_not_escape_it(
-    sockets, settings
+    waiting_chat, settings
 ):
     settings.WEBSOCKET_MAX_PER_IP = 3
     settings.TRUSTED_PROXY_COUNT = 0
@@ -227,16 +220,16 @@ async def test_the_limit_counts_agent_sockets_and_a_forged_forwarded_address_doe
     assert [await _open(ws) for ws in agents] == [4401, 4401, 4401]  # anonymous: closed...
     for ws in agents:
         await ws.disconnect()  # ...and, once the server let go of them, no longer counted
-    chat, _ = sockets
+    chat, _ = waiting_chat
     held = [await _socket_from(f"10.0.1.{n}", f"/ws/webchat/{chat.pk}/") for n in range(4)]
     assert [await _open(ws) for ws in held] == [None, None, None, 4429]
     for ws in held[:3]:
         await ws.disconnect()
 
 
-async def test_sockets_that_never_say_hello_are_closed_after_the_hello_timeout(sockets, monkeypatch):
+async def test_sockets_that_never_say_hello_are_closed_after_the_hello_timeout(waiting_chat, monkeypatch):
     monkeypatch.setattr(CustomerChatConsumer, "hello_timeout_seconds", 0.2)
-    chat, _ = sockets
+    chat, _ = waiting_chat
     silent = [await customer_socket(chat.pk) for _ in range(5)]
     assert [await closed_with(ws) for ws in silent] == [4401] * 5
     for ws in silent:

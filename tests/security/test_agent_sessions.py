@@ -10,10 +10,8 @@ never pick a deactivated user, even one whose logout has not caught up.
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.db import connections
 from django.test import Client
 
 from contactcentre.asgi import application
@@ -21,7 +19,7 @@ from contactcentre.models import Membership, Presence
 from routing import engine
 from tests import factories
 from tests.two_factor_support import log_in_verified
-from tests.webchat_support import connected_chat
+from tests.webchat_support import connected_chat, session_cookie
 from webchat import agent_socket as agent_socket_module
 from webchat.models import Chat, Message
 
@@ -29,12 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 10
 User = get_user_model()
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def _signed_in(agent) -> Client:
 
 
 async def _socket(client: Client) -> WebsocketCommunicator:
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    cookie = session_cookie(client)
     ws = WebsocketCommunicator(
         application,
         "/ws/agent/",

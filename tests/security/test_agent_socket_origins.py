@@ -6,26 +6,19 @@ sites (PROTOCOL.md section 2), the agent's against the product's own origins."""
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from contactcentre.asgi import application
 from contactcentre.routing import websocket_urlpatterns
 from tests import factories
-from tests.webchat_support import _session_cookie, connected_chat
+from tests.webchat_support import connected_chat, signed_in_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 10
 
 
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
-
-
 async def _agent_socket(agent, *, origin: str | None, host: str = "testserver", scheme: str = "ws"):
-    cookie = await database_sync_to_async(_session_cookie)(agent)
+    cookie = await database_sync_to_async(signed_in_cookie)(agent)
     headers = [(b"host", host.encode()), (b"cookie", cookie.encode())]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
@@ -115,7 +108,7 @@ async def test_every_websocket_route_refuses_a_foreign_origin(agent, company):
         company=company, auto_allocate=False, allowed_origins="https://shop.example"
     )
     chat, _ = await database_sync_to_async(connected_chat)(queue, agent)
-    cookie = await database_sync_to_async(_session_cookie)(agent)
+    cookie = await database_sync_to_async(signed_in_cookie)(agent)
     paths = {
         "ws/webchat/<uuid:chat_id>/": f"/ws/webchat/{chat.pk}/",
         "ws/agent/": "/ws/agent/",

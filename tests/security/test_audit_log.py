@@ -21,11 +21,6 @@ Action = AuditEntry.Action
 LOG = reverse("admin:contactcentre_auditentry_changelist")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def acme():
     return factories.CompanyFactory(name="Acme")

@@ -12,7 +12,6 @@ from urllib.parse import quote
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.test import Client
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -241,10 +240,8 @@ def test_any_chat_address_is_not_found_or_unauthorized(quiet_client, queues, cha
 
 
 @pytest.fixture
-async def socket_db(transactional_db, settings):
+def socket_db(transactional_db, settings):
     settings.WEBCHAT_RATE_PER_CHAT = 10_000
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 frames = st.one_of(

@@ -493,7 +493,6 @@ def world(django_db_setup, django_db_blocker):
 @pytest.fixture
 def isolated(world, db, settings):
     """The module's world; what a test changes is rolled back after it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.DEMO_PAGE = True
     return world
 

@@ -12,13 +12,12 @@ from collections.abc import Callable
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.db import connections
 
 from contactcentre.asgi import application
 from contactcentre.routing import websocket_urlpatterns
 from routing import engine
 from tests.security.world import ACTORS, B_SECRET, World, build
+from tests.webchat_support import session_cookie
 from webchat.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,16 +33,11 @@ TIMEOUT = 5
 async def _socket(path: str, world: World, actor: str, origin: str | None = None) -> WebsocketCommunicator:
     headers = [(b"host", b"testserver")]
     if actor != "anonymous":
-        cookie = await database_sync_to_async(_session_cookie)(world, actor)
+        cookie = await database_sync_to_async(lambda: session_cookie(world.client(actor)))()
         headers.append((b"cookie", cookie.encode()))
     if origin:
         headers.append((b"origin", origin.encode()))
     return WebsocketCommunicator(application, path, headers=headers)
-
-
-def _session_cookie(world: World, actor: str) -> str:
-    client = world.client(actor)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 async def _close_code(communicator: WebsocketCommunicator) -> int | None:
@@ -127,16 +121,8 @@ SOCKET_CASES: dict[str, Callable] = {
 
 
 @pytest.fixture
-def socket_world(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def socket_world():
     return build()
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    """Consumers work in the database from a worker thread whose connection would outlive the test."""
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.mark.parametrize("route", websocket_routes())

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from contactcentre.models import Membership
 from routing import engine, events
@@ -17,12 +16,6 @@ from tests.webchat_support import agent_socket, next_frame
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 10
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

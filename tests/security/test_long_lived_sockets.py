@@ -6,7 +6,6 @@ import datetime as dt
 import pytest
 import time_machine
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from contactcentre.models import Presence
 from routing import engine
@@ -14,12 +13,6 @@ from tests import factories
 from tests.webchat_support import agent_socket, next_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def consumers_let_go_of_the_database():
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 async def test_an_inbox_open_for_two_days_still_hears_its_events():

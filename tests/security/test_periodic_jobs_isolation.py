@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 
 import pytest
-import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -23,12 +22,6 @@ from routing import engine, jobs, scheduler
 from routing.models import Call
 from tests import factories
 from webchat.models import Chat, Message, Sender
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

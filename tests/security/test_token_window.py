@@ -5,7 +5,6 @@ Writes after the end are refused at once."""
 import datetime as dt
 
 import pytest
-import time_machine
 from channels.db import database_sync_to_async
 from django.db import connections
 from django.test import Client
@@ -25,12 +24,6 @@ from tests.webchat_support import (
 from webchat.models import Chat
 
 DAY = 24 * 60 * 60
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ Codes are computed here from the device's key, as the user's app would, with the
 time-machine (TOTP codes are bound to the time, and the devices' throttling counts seconds).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -19,19 +18,6 @@ from contactcentre import two_factor
 from contactcentre.models import Presence, Role
 from tests import factories
 from tests.two_factor_support import code_now, give_authenticator, log_in_verified, wrong_code
-
-NOW = datetime(2026, 12, 7, 9, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
