@@ -1,7 +1,6 @@
 """The telephony API (PROTOCOL.md section 4): signed events from the company's telephony system."""
 
 import json
-import re
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -12,10 +11,9 @@ from contactcentre.models import Company
 from routing import engine
 from routing.models import Call
 from routing.telephony import signature_matches
+from webchat.text import storable
 
 MAX_BODY_BYTES = 16 * 1024
-# PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def error(code: str, message: str, status: int) -> JsonResponse:
@@ -28,7 +26,7 @@ def _text(event: dict, field: str, *, required: bool = True, limit: int = 100) -
         not isinstance(value, str)
         or (required and not value.strip())
         or len(value) > limit
-        or UNSTORABLE.search(value)
+        or not storable(value)
     ):
         raise ValueError(
             f"'{field}' must be a string of at most {limit} characters" + (", not empty" if required else "")

@@ -2,7 +2,6 @@
 they send, and reading what they missed."""
 
 import logging
-import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -14,17 +13,13 @@ from django.utils import timezone
 from routing import engine
 from routing.models import WebchatQueue
 from webchat import text
-from webchat.models import Chat
+from webchat.models import Chat, Message
 from webchat.tokens import customer_token_valid
 
-MAX_CLIENT_ID_CHARS = 64
+MAX_CLIENT_ID_CHARS = Message._meta.get_field("client_id").max_length
 MAX_SEQ = 2**31 - 1
 
 logger = logging.getLogger(__name__)
-
-# PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8:
-# such text is refused as invalid rather than failing in the database.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Refusal(Exception):
@@ -91,7 +86,7 @@ def optional_text(data: dict, field: str, *, limit: int) -> str:
     value = data.get(field)
     if value is None:
         return ""
-    if not isinstance(value, str) or UNSTORABLE.search(value):
+    if not isinstance(value, str) or not text.storable(value):
         raise Refusal("invalid", f"{field} must be text.", 400)
     value = value.strip()
     if len(value) > limit:
@@ -103,7 +98,7 @@ def message_text(data: dict, field: str, *, required: bool) -> str:
     value = data.get(field)
     if value is None and not required:
         return ""
-    if not isinstance(value, str) or UNSTORABLE.search(value) or (required and not value.strip()):
+    if not isinstance(value, str) or not text.storable(value) or (required and not value.strip()):
         raise Refusal("invalid", f"{field} must be some text.", 400)
     value = value.strip()
     if len(value) > settings.WEBCHAT_MAX_MESSAGE_CHARS:

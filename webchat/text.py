@@ -1,6 +1,18 @@
 """Rules for what customers and clients send, shared by the edges (API, sockets, inbox) and the engine."""
 
+import re
 import unicodedata
+
+# PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8.
+# A form, a frame or a JSON body can carry either: such text is refused as invalid wherever it comes in,
+# rather than failing in the database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> bool:
+    """Whether the database can store this text as it is."""
+    return not UNSTORABLE.search(value)
+
 
 # The product gives its own messages client ids in this namespace: system messages `system-<chat>-<seq>`,
 # a first message sent without an id `open-<chat>`. A client may never claim one, so that the product's

@@ -3,7 +3,6 @@ text may be stored. A transition looks its move up here (`target_state`, `call_t
 refuses with TransitionError what the table does not hold."""
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,7 +10,7 @@ from contactcentre.models import Membership, Presence
 from routing.models import CallState
 from runtime import periodic
 from webchat.models import HELD_STATES, Chat, ChatState, Message
-from webchat.text import RESERVED_CLIENT_ID_MESSAGE, client_id_reserved
+from webchat.text import RESERVED_CLIENT_ID_MESSAGE, client_id_reserved, storable
 
 logger = logging.getLogger(__package__)
 
@@ -83,15 +82,10 @@ MOVED_TO_FALLBACK = "This queue has closed, so your chat has moved to another qu
 QUEUE_CLOSED = "This queue has closed, so this chat has ended. Please contact us again later."
 
 
-# PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8. A form or a JSON body can
-# carry either, so such text is refused as invalid here rather than failing in the database.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def _require_storable(value: str | None, *, what: str, limit: int | None = None) -> None:
     if value is None:
         return
-    if UNSTORABLE.search(value):
+    if not storable(value):
         raise TransitionError("invalid", f"The {what} contains characters that cannot be stored.", status=400)
     if limit is not None and len(value) > limit:
         raise TransitionError("invalid", f"The {what} is limited to {limit} characters.", status=400)
