@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from routing import engine, selectors
 from routing.models import WebchatQueue
 from runtime import client_address
+from runtime.refusals import Refused
 from webchat import customer, ratelimit
 from webchat.customer import Refusal
 from webchat.models import Chat
@@ -47,7 +48,7 @@ def api_endpoint(*methods: str) -> Callable:
             else:
                 try:
                     response = view(request, *args, **kwargs)
-                except (Refusal, engine.TransitionError) as refusal:
+                except Refused as refusal:
                     response = error(refusal.code, refusal.message, refusal.status)
                 except DatabaseError as database_error:
                     refusal = customer.database_refusal(database_error)

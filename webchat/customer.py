@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from routing import engine
 from routing.models import WebchatQueue
+from runtime.refusals import Refused
 from webchat import text
 from webchat.models import Chat, Message
 from webchat.tokens import customer_token_valid
@@ -22,14 +23,11 @@ MAX_SEQ = 2**31 - 1
 logger = logging.getLogger(__name__)
 
 
-class Refusal(Exception):
-    """A customer's request refused before the engine is asked: `code` for programs, `message` for people."""
+class Refusal(Refused):
+    """A customer's request refused before the engine is asked, with the HTTP status that says why."""
 
     def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status)
 
 
 def find_chat(chat_id) -> Chat:

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from routing import engine, events, selectors
 from runtime.channel_layer import ReconnectOnLossMixin
 from runtime.database import SocketDatabaseMixin, in_database
+from runtime.refusals import Refused
 from webchat import customer, floods, ratelimit
 from webchat.customer import Refusal
 from webchat.models import HELD_STATES, Chat, Message
@@ -83,7 +84,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
                 await self._error("invalid", "This socket has already said hello.")
             else:
                 await self._error("invalid", "Unknown frame type.")
-        except (Refusal, engine.TransitionError) as refusal:
+        except Refused as refusal:
             await self._error(refusal.code, refusal.message, **self._echo(frame))
         except DatabaseError as error:
             refusal = customer.database_refusal(error)

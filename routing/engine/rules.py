@@ -9,6 +9,7 @@ from typing import Any
 from contactcentre.models import Membership, Presence
 from routing.models import CallState
 from runtime import periodic
+from runtime.refusals import Refused
 from webchat.models import HELD_STATES, Chat, ChatState, Message
 from webchat.text import RESERVED_CLIENT_ID_MESSAGE, client_id_reserved, storable
 
@@ -18,14 +19,8 @@ S = ChatState
 C = CallState
 
 
-class TransitionError(Exception):
-    """A refused transition: `code` for programs, `message` for people."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class TransitionError(Refused):
+    """A refused transition: `code` for programs, `message` for people (409 unless said otherwise)."""
 
 
 # Every allowed transition of a chat, as data: action -> {from state: to state}. Two rules refine the
