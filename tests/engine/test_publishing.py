@@ -144,7 +144,7 @@ async def test_a_publisher_told_to_stop_while_sending_stops_even_if_the_send_swa
     async def send_that_swallows_a_cancellation(frames):
         sending.set()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # a send that hangs until it is cancelled
 
     monkeypatch.setattr(events, "_send_all", send_that_swallows_a_cancellation)
     publisher = events.Publisher()

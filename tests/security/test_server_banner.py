@@ -1,5 +1,6 @@
 """The server started by `make run` names no server software in its responses."""
 
+import contextlib
 import os
 import shlex
 import socket
@@ -44,9 +45,12 @@ def response_headers(command: list[str], port: int) -> dict:
                 ) as response:
                     return {name.lower(): value for name, value in response.headers.items()}
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
+                if time.monotonic() > deadline:
                     raise
-                time.sleep(0.2)
+                # Wait for the server to be up, or for it to have failed to start (then say why).
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.wait(timeout=0.2)
+                    raise AssertionError(f"the server exited with {server.returncode}") from None
     finally:
         server.terminate()
         server.wait(timeout=30)
