@@ -1,8 +1,9 @@
 """Events: what changed, told to the Channels groups concerned once the transaction has committed.
 
-Consumers only relay these frames. Agents' pages receive small frames that name what to re-fetch; the
-customer's socket receives the frames of PROTOCOL.md section 2. The channel layer is at-most-once: a client
-that misses a frame catches up from the database (sequence numbers, re-fetched partials).
+Consumers only relay these frames, which webchat.protocol builds. Agents' pages receive small frames that
+name what to re-fetch; the customer's socket receives the frames of docs/chat-api.md. The channel layer is
+at-most-once: a client that misses a frame catches up from the database (sequence numbers, re-fetched
+partials).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from runtime.database import in_database
+from webchat import protocol
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def queue_positions(queue_ids: Iterable[int]) -> list[tuple[str, dict]]:
     for queue_id in queue_ids:
         chat_ids = waiting_chats(queue_id).values_list("pk", flat=True)[:POSITION_UPDATES_LIMIT]
         for position, chat_id in enumerate(chat_ids, 1):
-            frames.append((chat_group(chat_id), {"type": "state", "state": "queued", "position": position}))
+            frames.append((chat_group(chat_id), protocol.queued(position)))
     return frames
 
 
@@ -126,7 +128,7 @@ def send_now(frames: Iterable[tuple[str, dict]]) -> None:
 async def _send_all(frames: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, frame in frames:
-        await layer.group_send(group, {"type": "relay", "frame": frame})
+        await layer.group_send(group, protocol.relay(frame))
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:

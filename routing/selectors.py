@@ -23,6 +23,7 @@ from django.utils import timezone
 from contactcentre.models import ChannelPriority, Membership, Presence
 from routing.models import CALL_BUSY_STATES, Call, CallState, QueueProfile, WebchatQueue
 from webchat.models import HELD_STATES, Chat, ChatState
+from webchat.protocol import CustomerState
 
 
 def queues_visible_to(agent: Membership) -> QuerySet[WebchatQueue]:
@@ -175,13 +176,13 @@ def waiting_chats(queue_id: int) -> QuerySet[Chat]:
     )
 
 
-def customer_state(chat: Chat) -> dict:
-    """The chat's state as the customer sees it (PROTOCOL.md section 2, the `state` frame)."""
+def customer_state(chat: Chat) -> CustomerState:
+    """The chat's state as the customer sees it (webchat.protocol makes the `state` frame and body of it)."""
     if chat.ended_at or chat.state == ChatState.CLOSED:
-        return {"type": "state", "state": "ended"}
+        return CustomerState("ended")
     if chat.state == ChatState.QUEUED:
-        return {"type": "state", "state": "queued", "position": queue_position(chat)}
-    return {"type": "state", "state": "connected", "agent_name": chat.agent.name if chat.agent_id else ""}
+        return CustomerState("queued", position=queue_position(chat))
+    return CustomerState("connected", agent_name=chat.agent.name if chat.agent_id else "")
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,11 @@ wallboard for supervisors), relays the engine's frames, and passes the agent's r
 engine and the chat's customer. Every sign of life updates the agent's last-seen time, which the engine's
 lost-connection rule reads.
 
-Client to server:
-- {"type": "heartbeat"}
-- {"type": "message", "chat_id": "...", "client_id": "...", "text": "..."} -> {"type": "ack", "chat_id",
-  "client_id", "seq"}, or an error frame
-- {"type": "typing", "chat_id": "...", "typing": true | false}
-Server to client: the engine's frames (inbox, chat, queue, bell, presence, alert, wallboard, message with
-chat_id, typing with chat_id), {"type": "queues"} when the queues the agent sees changed (their profile, a
-queue's or a profile's settings: re-fetch every part), and {"type": "error", "code", "message"} for a bad
-frame. Typing is passed on only as it changes, and a socket that keeps sending bad frames is closed
-(webchat.floods).
+Its frames are webchat.protocol's (schemas in docs/frames/agent/). Client to server: heartbeat, message
+(answered with ack or error) and typing. Server to client: the engine's frames (inbox, chat, queue, bell,
+presence, alert, wallboard, message and typing with chat_id), queues when the queues the agent sees changed
+(their profile, a queue's or a profile's settings: re-fetch every part), and error for a bad frame. Typing
+is passed on only as it changes, and a socket that keeps sending bad frames is closed (webchat.floods).
 
 Only the product's own pages may open it (contactcentre.origins, in the routing). It lasts as long as the
 session that opened it: it closes with 4401 when the agent is deactivated, their password changes, they
@@ -22,7 +17,6 @@ sign out, or the session is gone when the socket re-checks it (with the sign of 
 SEEN_WRITE_SECONDS, in the same trip to the database); see contactcentre.agent_sessions.
 """
 
-import json
 import logging
 import time
 from functools import cached_property
@@ -37,9 +31,8 @@ from contactcentre.models import Membership
 from routing import engine, events, selectors
 from runtime.channel_layer import ReconnectOnLossMixin
 from runtime.database import SocketDatabaseMixin, in_database
-from webchat import customer as checks
-from webchat import floods
-from webchat.customer import Refusal
+from runtime.refusals import Refused
+from webchat import customer, floods, protocol
 from webchat.models import Chat, ChatState, Message
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -109,7 +102,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             await self.channel_layer.group_discard(group, self.channel_name)
         await self._join([group for group in wanted if group not in self.groups_joined])
         self.groups_joined = [group for group in wanted if group in self.groups_joined]
-        await self.send(text_data=json.dumps({"type": "queues"}))
+        await self._send(protocol.queues())
 
     async def _join(self, groups: list[str]) -> None:
         for group in groups:
@@ -132,12 +125,9 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
         if self.closing or self.ended:
             return  # Closed: frames still in flight are dropped.
         try:
-            frame = json.loads(text_data or "")
-        except (ValueError, RecursionError):
-            await self._error("invalid", "Frames are JSON objects.")
-            return
-        if not isinstance(frame, dict):
-            await self._error("invalid", "Frames are JSON objects.")
+            frame = protocol.read(text_data)
+        except Refused as refusal:
+            await self._error(refusal.code, refusal.message)
             return
         kind = frame.get("type")
         if kind == "message":
@@ -153,23 +143,25 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             await self._error("invalid", "Unknown frame type.")
 
     async def relay(self, event: dict) -> None:
-        await self.send(text_data=json.dumps(event["frame"]))
+        await self._send(event["frame"])
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=protocol.encode(frame))
 
     async def _message(self, frame: dict) -> None:
         if self.ended:
             return
-        chat_id = frame.get("chat_id")
         try:
-            if not isinstance(chat_id, str):
-                raise Refusal("invalid", "A message needs chat_id, client_id and text.", 400)
-            client_id = checks.client_id(frame, required=True)
-            text = checks.message_text(frame, "text", required=True)
-        except Refusal as refusal:
+            outgoing = protocol.read_agent_message(frame)
+        except Refused as refusal:
             await self._seen()
-            await self._error(refusal.code, refusal.message, chat_id=chat_id)
+            await self._error(refusal.code, refusal.message, chat_id=frame.get("chat_id"))
             return
+        chat_id, client_id = outgoing.chat_id, outgoing.client_id
         try:
-            message = await in_database(self._post_message)(chat_id, client_id, text, self._seen_due())
+            message = await in_database(self._post_message)(
+                chat_id, client_id, outgoing.text, self._seen_due()
+            )
         except SessionEnded:
             await self._end_session()
             return
@@ -177,19 +169,16 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
             return
         except DatabaseError as error:
-            refusal = checks.database_refusal(error)
+            refusal = customer.database_refusal(error)
             await self._error(refusal.code, refusal.message, chat_id=chat_id, client_id=client_id)
             return
-        await self.send(
-            text_data=json.dumps(
-                {"type": "ack", "chat_id": chat_id, "client_id": client_id, "seq": message.seq}
-            )
-        )
+        await self._send(protocol.ack(client_id, message.seq, chat_id=chat_id))
 
     async def _typing(self, frame: dict) -> None:
-        chat_id, typing = frame.get("chat_id"), frame.get("typing")
-        if not isinstance(chat_id, str) or not isinstance(typing, bool):
-            await self._error("invalid", "A typing frame needs chat_id and typing true or false.")
+        try:
+            chat_id, typing = protocol.read_agent_typing(frame)
+        except Refused as refusal:
+            await self._error(refusal.code, refusal.message)
             return
         # Never stored, and passed on only as it changes (webchat.floods): a flood reaches neither the
         # database nor the customer.
@@ -198,8 +187,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
         if not await self._holds_active(chat_id):
             return
         await self.channel_layer.group_send(
-            events.chat_group(chat_id),
-            {"type": "relay", "frame": {"type": "typing", "sender": "agent", "typing": typing}},
+            events.chat_group(chat_id), protocol.relay(protocol.typing_to_customer(typing))
         )
 
     @cached_property
@@ -221,8 +209,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             )
             await self.close(code=floods.CLOSE_TOO_MANY_REFUSALS)
         elif verdict == "answer":
-            frame = {"type": "error", "code": code, "message": message, **extra}
-            await self.send(text_data=json.dumps(frame))
+            await self._send(protocol.error(code, message, **extra))
 
     def _post_message(self, chat_id: str, client_id: str, text: str, seen: bool) -> Message:
         if seen:

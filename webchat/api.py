@@ -20,7 +20,7 @@ from routing import engine, selectors
 from routing.models import WebchatQueue
 from runtime import client_address
 from runtime.refusals import Refused
-from webchat import customer, ratelimit
+from webchat import customer, protocol, ratelimit, text
 from webchat.customer import Refusal
 from webchat.models import Chat
 from webchat.tokens import customer_token_for
@@ -82,13 +82,13 @@ def _preflight(methods: tuple[str, ...]) -> HttpResponse:
 @api_endpoint("POST")
 def chats(request: HttpRequest) -> JsonResponse:
     body = _json_body(request)
-    queue_token = customer.optional_text(body, "queue_token", limit=MAX_QUEUE_TOKEN_CHARS)
+    queue_token = text.optional_text(body, "queue_token", limit=MAX_QUEUE_TOKEN_CHARS)
     if not queue_token:
         raise Refusal("invalid", "queue_token is required.", 400)
-    name = customer.customer_name(body)
-    first_message = customer.message_text(body, "message", required=False)
-    visitor_id = customer.optional_text(body, "visitor_id", limit=MAX_VISITOR_ID_CHARS)
-    client_id = customer.client_id(body, required=False)
+    name = text.customer_name(body)
+    first_message = text.message_text(body, "message", required=False)
+    visitor_id = text.optional_text(body, "visitor_id", limit=MAX_VISITOR_ID_CHARS)
+    client_id = text.client_id(body, required=False)
     if not ratelimit.allow_chat_open(client_ip=_client_ip(request)):
         raise Refusal("rate_limited", "Too many chats opened from here. Please try again in a minute.", 429)
     # An unknown or disabled queue is the engine's to refuse; a known one first checks the caller's origin.
@@ -107,7 +107,7 @@ def chats(request: HttpRequest) -> JsonResponse:
         {
             "chat_id": str(chat.pk),
             "customer_token": customer_token_for(chat_id=chat.pk),
-            "state": selectors.customer_state(chat)["state"],
+            "state": selectors.customer_state(chat).state,
             "websocket": f"/ws/webchat/{chat.pk}/",
         },
         status=201,
@@ -120,17 +120,19 @@ def messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     if request.method == "POST":
         return _post_message(request, chat)
     backlog = customer.messages_after(chat, _after_seq(request))
-    return JsonResponse({**_state(chat), "messages": [_without_type(frame) for frame in backlog]})
+    return JsonResponse(
+        {**_state(chat), "messages": [protocol.message_fields(message) for message in backlog]}
+    )
 
 
 def _post_message(request: HttpRequest, chat: Chat) -> JsonResponse:
     body = _json_body(request)
-    client_id = customer.client_id(body, required=True)
-    text = customer.message_text(body, "text", required=True)
+    client_id = text.client_id(body, required=True)
+    message_text = text.message_text(body, "text", required=True)
     if not ratelimit.allow_message(chat_id=chat.pk):
         raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
-    message, created = engine.message_post_customer(chat_id=chat.pk, client_id=client_id, text=text)
-    return JsonResponse(_without_type(engine.message_frame(message)), status=201 if created else 200)
+    message, created = engine.message_post_customer(chat_id=chat.pk, client_id=client_id, text=message_text)
+    return JsonResponse(protocol.message_fields(message), status=201 if created else 200)
 
 
 @api_endpoint("POST")
@@ -174,14 +176,9 @@ def _after_seq(request: HttpRequest) -> int:
     value = request.GET.get("after_seq", "0")
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise Refusal("invalid", "after_seq must be a whole number, 0 or more.", 400)
-    return customer.seq_number(int(value))
+    return text.seq_number(int(value))
 
 
 def _state(chat: Chat) -> dict:
     """The customer's view of the chat: `state`, and `position` or `agent_name` where they apply."""
-    return _without_type(selectors.customer_state(chat))
-
-
-def _without_type(frame: dict) -> dict:
-    """A socket frame as a REST body."""
-    return {key: value for key, value in frame.items() if key != "type"}
+    return protocol.state_fields(selectors.customer_state(chat))

@@ -10,15 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, DataError, IntegrityError
 from django.utils import timezone
 
-from routing import engine
 from routing.models import WebchatQueue
 from runtime.refusals import Refused
-from webchat import text
 from webchat.models import Chat, Message
 from webchat.tokens import customer_token_valid
-
-MAX_CLIENT_ID_CHARS = Message._meta.get_field("client_id").max_length
-MAX_SEQ = 2**31 - 1
 
 logger = logging.getLogger(__name__)
 
@@ -79,48 +74,6 @@ def _same_host(origin: str, host: str) -> bool:
     return bool(origin_host) and origin_host == host.lower()
 
 
-def optional_text(data: dict, field: str, *, limit: int) -> str:
-    """A stripped optional string field; absent or null is empty."""
-    value = data.get(field)
-    if value is None:
-        return ""
-    if not isinstance(value, str) or not text.storable(value):
-        raise Refusal("invalid", f"{field} must be text.", 400)
-    value = value.strip()
-    if len(value) > limit:
-        raise Refusal("invalid", f"{field} is limited to {limit} characters.", 400)
-    return value
-
-
-def message_text(data: dict, field: str, *, required: bool) -> str:
-    value = data.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not text.storable(value) or (required and not value.strip()):
-        raise Refusal("invalid", f"{field} must be some text.", 400)
-    value = value.strip()
-    if len(value) > settings.WEBCHAT_MAX_MESSAGE_CHARS:
-        raise Refusal(
-            "too_long", f"Messages are limited to {settings.WEBCHAT_MAX_MESSAGE_CHARS} characters.", 413
-        )
-    return value
-
-
-def client_id(data: dict, *, required: bool) -> str:
-    """The client's id for a message: the one check of the API and both sockets."""
-    value = optional_text(data, "client_id", limit=MAX_CLIENT_ID_CHARS)
-    if required and not value:
-        raise Refusal("invalid", "client_id is required: a unique id chosen by the client.", 400)
-    if text.client_id_reserved(value):
-        raise Refusal("invalid", text.RESERVED_CLIENT_ID_MESSAGE, 400)
-    return value
-
-
-def customer_name(data: dict, field: str = "name") -> str:
-    """The customer's display name, without the invisible characters that could make it read otherwise."""
-    return text.displayable_name(optional_text(data, field, limit=settings.WEBCHAT_MAX_NAME_CHARS))
-
-
 def database_refusal(error: DatabaseError) -> Refusal:
     """A database error met while serving a customer, as the refusal the client is told of (logged here).
 
@@ -133,13 +86,6 @@ def database_refusal(error: DatabaseError) -> Refusal:
     return Refusal("unavailable", "The service is briefly unavailable. Please try again shortly.", 503)
 
 
-def seq_number(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
-        raise Refusal("invalid", "after_seq must be a whole number, 0 or more.", 400)
-    return value
-
-
-def messages_after(chat: Chat, after_seq: int) -> list[dict]:
-    """The chat's messages after `after_seq`, oldest first, as `message` frames."""
-    missed = chat.messages.filter(seq__gt=after_seq).order_by("seq")
-    return [engine.message_frame(message) for message in missed]
+def messages_after(chat: Chat, after_seq: int) -> list[Message]:
+    """The chat's messages after `after_seq`, oldest first."""
+    return list(chat.messages.filter(seq__gt=after_seq).order_by("seq"))

@@ -7,7 +7,6 @@ one that keeps sending them is closed (webchat.floods), and typing is passed on 
 """
 
 import asyncio
-import json
 import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -17,7 +16,7 @@ from routing import engine, events, selectors
 from runtime.channel_layer import ReconnectOnLossMixin
 from runtime.database import SocketDatabaseMixin, in_database
 from runtime.refusals import Refused
-from webchat import customer, floods, ratelimit
+from webchat import customer, floods, protocol, ratelimit
 from webchat.customer import Refusal
 from webchat.models import HELD_STATES, Chat, Message
 
@@ -64,11 +63,9 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         if self.chat is None or self.closing:
             return  # Refused and closing: frames still in flight are dropped.
         try:
-            frame = json.loads(text_data or "")
-        except (ValueError, RecursionError):
-            frame = None
-        if not isinstance(frame, dict):
-            await self._error("invalid", "Frames are JSON objects.")
+            frame = protocol.read(text_data)
+        except Refused as refusal:
+            await self._error(refusal.code, refusal.message)
             return
         kind = frame.get("type")
         try:
@@ -91,14 +88,15 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
             await self._error(refusal.code, refusal.message, **self._echo(frame))
 
     async def relay(self, event: dict) -> None:
-        await self.send(text_data=json.dumps(event["frame"]))
+        await self._send(event["frame"])
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=protocol.encode(frame))
 
     async def _hello(self, frame: dict) -> None:
-        if frame.get("type") != "hello":
-            raise Refusal("invalid", "Say hello first, with the customer token.", 400)
-        after_seq = customer.seq_number(frame.get("after_seq", 0))
+        hello = protocol.read_hello(frame)
         try:
-            customer.require_token(self.chat, frame.get("customer_token"))
+            customer.require_token(self.chat, hello.customer_token)
         except Refusal as refusal:
             if refusal.code == "token_expired":
                 # Said before the close, so that the client can tell the customer why.
@@ -110,18 +108,18 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         # keeps one per seq) rather than never.
         await self.channel_layer.group_add(events.chat_group(self.chat_id), self.channel_name)
         self.joined = True
-        for out in await in_database(self._catch_up)(after_seq):
-            await self.send(text_data=json.dumps(out))
+        for out in await in_database(self._catch_up)(hello.after_seq):
+            await self._send(out)
 
     def _catch_up(self, after_seq: int) -> list[dict]:
         chat = Chat.objects.select_related("agent__user").get(pk=self.chat_id)
-        return [*customer.messages_after(chat, after_seq), selectors.customer_state(chat)]
+        missed = [protocol.message(message) for message in customer.messages_after(chat, after_seq)]
+        return [*missed, protocol.state(selectors.customer_state(chat))]
 
     async def _message(self, frame: dict) -> None:
-        client_id = customer.client_id(frame, required=True)
-        text = customer.message_text(frame, "text", required=True)
-        message = await in_database(self._store_message)(client_id, text)
-        await self.send(text_data=json.dumps({"type": "ack", "client_id": client_id, "seq": message.seq}))
+        outgoing = protocol.read_customer_message(frame)
+        message = await in_database(self._store_message)(outgoing.client_id, outgoing.text)
+        await self._send(protocol.ack(outgoing.client_id, message.seq))
 
     def _store_message(self, client_id: str, text: str) -> Message:
         # The rate limit and the engine in one trip to the database thread that every socket shares.
@@ -131,9 +129,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         return message
 
     async def _typing(self, frame: dict) -> None:
-        typing = frame.get("typing")
-        if not isinstance(typing, bool):
-            raise Refusal("invalid", "A typing frame needs typing true or false.", 400)
+        typing = protocol.read_typing(frame)
         # Never stored, and passed on only as it changes (webchat.floods): a flood reaches neither the
         # database nor the agent.
         if not self.typing_gate.passes(typing):
@@ -142,11 +138,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         if agent_id is None:
             return
         await self.channel_layer.group_send(
-            events.agent_group(agent_id),
-            {
-                "type": "relay",
-                "frame": {"type": "typing", "chat_id": self.chat_id, "sender": "customer", "typing": typing},
-            },
+            events.agent_group(agent_id), protocol.relay(protocol.typing_to_agent(self.chat_id, typing))
         )
 
     def _holding_agent(self) -> int | None:
@@ -159,7 +151,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
     async def _end(self) -> None:
         chat = await in_database(engine.chat_end_by_customer)(chat_id=self.chat_id)
         # The engine broadcasts the new state too; this answer does not depend on the channel layer.
-        await self.send(text_data=json.dumps(await in_database(selectors.customer_state)(chat)))
+        await self._send(protocol.state(await in_database(selectors.customer_state)(chat)))
 
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(self.hello_timeout_seconds)
@@ -185,7 +177,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
             await self._send_error(code, message, **extra)
 
     async def _send_error(self, code: str, message: str, **extra) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message, **extra}))
+        await self._send(protocol.error(code, message, **extra))
 
     def _header(self, name: bytes) -> str | None:
         value = dict(self.scope.get("headers", [])).get(name)
@@ -194,7 +186,4 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
     @staticmethod
     def _echo(frame: dict) -> dict:
         """The refused message's client_id, so that the client can mark that message as failed."""
-        client_id = frame.get("client_id")
-        if frame.get("type") == "message" and isinstance(client_id, str):
-            return {"client_id": client_id[: customer.MAX_CLIENT_ID_CHARS]}
-        return {}
+        return {"client_id": frame.get("client_id")} if frame.get("type") == "message" else {}

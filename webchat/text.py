@@ -1,7 +1,19 @@
-"""Rules for what customers and clients send, shared by the edges (API, sockets, inbox) and the engine."""
+"""Rules for what customers and clients send, shared by the edges (API, sockets, inbox) and the engine.
+
+The field readers below are the one check of each field, whichever way it comes in (a JSON body of the chat
+API, a frame on either socket): they refuse with `runtime.refusals.Refused` and the status that says why.
+"""
 
 import re
 import unicodedata
+
+from django.conf import settings
+
+from runtime.refusals import Refused
+from webchat.models import Message
+
+MAX_CLIENT_ID_CHARS = Message._meta.get_field("client_id").max_length
+MAX_SEQ = 2**31 - 1
 
 # PostgreSQL text cannot hold NUL, and lone surrogates (valid in JSON escapes) cannot be encoded as UTF-8.
 # A form, a frame or a JSON body can carry either: such text is refused as invalid wherever it comes in,
@@ -41,3 +53,53 @@ def displayable_name(name: str) -> str:
     characters (Cc) let a name display as something it is not, e.g. reversed or with hidden parts.
     """
     return "".join(char for char in name if unicodedata.category(char) not in ("Cf", "Cc")).strip()
+
+
+def optional_text(data: dict, field: str, *, limit: int) -> str:
+    """A stripped optional string field; absent or null is empty."""
+    value = data.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not storable(value):
+        raise Refused("invalid", f"{field} must be text.", 400)
+    value = value.strip()
+    if len(value) > limit:
+        raise Refused("invalid", f"{field} is limited to {limit} characters.", 400)
+    return value
+
+
+def message_text(data: dict, field: str, *, required: bool) -> str:
+    """A message's text: storable, not blank when required, within WEBCHAT_MAX_MESSAGE_CHARS code points."""
+    value = data.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not storable(value) or (required and not value.strip()):
+        raise Refused("invalid", f"{field} must be some text.", 400)
+    value = value.strip()
+    if len(value) > settings.WEBCHAT_MAX_MESSAGE_CHARS:
+        raise Refused(
+            "too_long", f"Messages are limited to {settings.WEBCHAT_MAX_MESSAGE_CHARS} characters.", 413
+        )
+    return value
+
+
+def client_id(data: dict, *, required: bool) -> str:
+    """The client's id for a message: the one check of the API and both sockets."""
+    value = optional_text(data, "client_id", limit=MAX_CLIENT_ID_CHARS)
+    if required and not value:
+        raise Refused("invalid", "client_id is required: a unique id chosen by the client.", 400)
+    if client_id_reserved(value):
+        raise Refused("invalid", RESERVED_CLIENT_ID_MESSAGE, 400)
+    return value
+
+
+def customer_name(data: dict, field: str = "name") -> str:
+    """The customer's display name, without the invisible characters that could make it read otherwise."""
+    return displayable_name(optional_text(data, field, limit=settings.WEBCHAT_MAX_NAME_CHARS))
+
+
+def seq_number(value: object) -> int:
+    """A message number a client resumes after: a whole number from 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
+        raise Refused("invalid", "after_seq must be a whole number, 0 or more.", 400)
+    return value

@@ -66,7 +66,7 @@ from routing.engine.chats import (
 )
 from routing.engine.configuration import DisabledQueue, queue_disable
 from routing.engine.details import chat_assign_contact, chat_flag_abusive, chat_record_details
-from routing.engine.messages import message_frame, message_post_agent, message_post_customer
+from routing.engine.messages import message_post_agent, message_post_customer
 from routing.engine.presence import (
     agent_login,
     agent_logout,
@@ -134,7 +134,6 @@ __all__ = [
     "expire_lost_connections",
     "expire_wrapups",
     "flag_reply_alerts",
-    "message_frame",
     "message_post_agent",
     "message_post_customer",
     "offer_work",

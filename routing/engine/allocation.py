@@ -16,6 +16,7 @@ from routing.engine.frames import _tell_agent, _tell_customer, _tell_inbox, _tel
 from routing.engine.rules import target_state
 from routing.events import Outbox
 from routing.models import WebchatQueue
+from webchat import protocol
 from webchat.models import Chat, ChatState
 
 logger = logging.getLogger(__package__)
@@ -106,7 +107,7 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
         Membership.objects.filter(pk__in=given).update(last_allocated_at=now)
         for chat in allocated:
             _after_given(out, chat, chat.agent)
-            _tell_agent(out, chat.agent_id, type="bell", chat_id=str(chat.pk))
+            _tell_agent(out, chat.agent_id, protocol.bell(chat.pk))
         out.send_on_commit()
     logger.info(
         "allocated %d chat(s) from queue %s",

@@ -11,12 +11,11 @@ from django.db import transaction
 
 from contactcentre.models import Membership
 from crm import services as crm_services
-from routing import events
 from routing.engine.call_routing import offer_work, route_calls
 from routing.engine.chats import _park_active_items
 from routing.engine.clocks import _activate, _due, _now
 from routing.engine.details import _apply_details
-from routing.engine.frames import _tell_call, _tell_customer, _tell_inbox
+from routing.engine.frames import _tell_call, _tell_customer, _tell_inbox, _tell_wallboard
 from routing.engine.locks import _chats_to_lock, _lock_agent, _lock_agents_call, _lock_call
 from routing.engine.rules import (
     TransitionError,
@@ -71,7 +70,7 @@ def call_arrived(*, company_id: int, pbx_call_id: str, queue_slug: str, caller_n
             caller_number=caller_number,
             arrived_at=now,
         )
-        out.add_once(events.wallboard_group(company_id), {"type": "wallboard"})
+        _tell_wallboard(out, company_id)
         out.send_on_commit()
     route_calls(company_id=company_id)
     call.refresh_from_db()

@@ -44,6 +44,7 @@ from routing.engine.rules import (
 )
 from routing.events import Outbox
 from routing.models import Call, CallState, WebchatQueue
+from webchat import protocol
 from webchat.models import HELD_STATES, Chat, ChatState, EndedBy, Message, Outcome, ParkReason, Sender
 from webchat.text import displayable_name
 
@@ -209,7 +210,7 @@ def chat_mark_seen(*, agent: Membership, chat_id) -> Chat:
         if chat.unseen:
             chat.unseen = False
             chat.save(update_fields=["unseen"])
-            _tell_agent(out, agent.pk, type="inbox")
+            _tell_agent(out, agent.pk, protocol.inbox())
         out.send_on_commit()
     return chat
 

@@ -12,6 +12,7 @@ from routing.engine.locks import _lock_agents_chat
 from routing.engine.rules import CLASSIFICATION_CHARS, EDITABLE_STATES, TransitionError, _require_storable
 from routing.events import Outbox
 from routing.models import Call
+from webchat import protocol
 from webchat.models import Chat, Classification
 
 
@@ -84,7 +85,7 @@ def chat_record_details(*, agent: Membership, chat_id, **details: Unpack[ChatDet
         agent, chat = _lock_editable_chat(agent, chat_id)
         _apply_details(chat, **details)
         chat.save(update_fields=["notes", "classification", "classification_text"])
-        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
+        _tell_agent(out, agent.pk, protocol.chat(chat.pk, chat.state))
         out.send_on_commit()
     return chat
 
@@ -107,8 +108,8 @@ def chat_assign_contact(*, agent: Membership, chat_id, contact_id: int | None) -
         if contact is not None and not chat.customer_name:
             chat.customer_name = contact.name[:80]
         chat.save(update_fields=["contact", "customer_name"])
-        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
-        _tell_agent(out, agent.pk, type="inbox")
+        _tell_agent(out, agent.pk, protocol.chat(chat.pk, chat.state))
+        _tell_agent(out, agent.pk, protocol.inbox())
         out.send_on_commit()
     return chat
 
@@ -124,6 +125,6 @@ def chat_flag_abusive(*, agent: Membership, chat_id, abusive: bool = True) -> Ch
         agent, chat = _lock_editable_chat(agent, chat_id)
         chat.abusive = abusive
         chat.save(update_fields=["abusive"])
-        _tell_agent(out, agent.pk, type="chat", chat_id=str(chat.pk), state=chat.state)
+        _tell_agent(out, agent.pk, protocol.chat(chat.pk, chat.state))
         out.send_on_commit()
     return chat

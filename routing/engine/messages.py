@@ -1,7 +1,7 @@
 """Messages: the customer's, the agent's and the product's own, each with the chat's next sequence
 number, broadcast after commit. A client id already stored returns the stored message."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 
@@ -12,6 +12,7 @@ from routing.engine.locks import _lock_chat_for_message
 from routing.engine.rules import TransitionError, _require_client_id, _require_storable
 from routing.engine.sql import _chat_pk, _insert_message, _prepared
 from routing.events import Outbox
+from webchat import protocol
 from webchat.models import Chat, ChatState, Message, Sender
 
 S = ChatState
@@ -40,27 +41,12 @@ def _store_message(chat: Chat, sender: str, client_id: str, text: str, now: date
     return message
 
 
-def message_frame(message: Message) -> dict:
-    """A stored message as PROTOCOL.md's <message>, with the frame type. Reads nothing, locks nothing."""
-    frame = {
-        "type": "message",
-        "seq": message.seq,
-        "client_id": message.client_id,
-        "sender": message.sender,
-        "text": message.text,
-        "sent_at": message.sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-    }
-    if message.agent_name:
-        frame["agent_name"] = message.agent_name
-    return frame
-
-
 def _broadcast_message(out: Outbox, chat: Chat, message: Message) -> None:
-    frame = message_frame(message)
+    frame = protocol.message(message)
     out.add(events.chat_group(chat.pk), frame)
     if chat.agent_id is not None:
         # The agent's page refreshes its inbox row from this frame too: no separate `inbox` frame.
-        out.add(events.agent_group(chat.agent_id), {**frame, "chat_id": str(chat.pk)})
+        out.add(events.agent_group(chat.agent_id), protocol.agent_message(frame, chat.pk))
 
 
 def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Message:

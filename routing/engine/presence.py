@@ -18,6 +18,7 @@ from routing.engine.rules import QUEUE_CLOSED, TRANSITIONS, TransitionError, _ea
 from routing.engine.sql import _update
 from routing.events import Outbox
 from routing.models import BreakReason, Call, CallState, WebchatQueue
+from webchat import protocol
 from webchat.models import HELD_STATES, ChatState, Outcome
 
 logger = logging.getLogger(__package__)
@@ -162,7 +163,7 @@ def agent_logout(
         for queue in requeued_queues.values():
             _tell_queue(out, queue)
             out.add_positions(queue.pk)
-        _tell_agent(out, agent.pk, type="inbox")
+        _tell_agent(out, agent.pk, protocol.inbox())
         _tell_presence(out, agent)
         out.send_on_commit()
     logger.info(

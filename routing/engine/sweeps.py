@@ -12,6 +12,7 @@ from routing.engine.frames import _tell_agent
 from routing.engine.rules import _each
 from routing.events import Outbox
 from routing.models import Call, CallState, WebchatQueue
+from webchat import protocol
 from webchat.models import HELD_STATES, Chat, ChatState
 
 S = ChatState
@@ -61,8 +62,8 @@ def _flag_reply_alerts_of(queue: WebchatQueue, *, now: datetime) -> int:
             reply_overdue=True
         )
         for chat_id, agent_id in rows:
-            _tell_agent(out, agent_id, type="alert", chat_id=str(chat_id))
-            _tell_agent(out, agent_id, type="inbox")
+            _tell_agent(out, agent_id, protocol.alert(chat_id))
+            _tell_agent(out, agent_id, protocol.inbox())
         out.send_on_commit()
     return len(rows)
 

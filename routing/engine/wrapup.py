@@ -6,14 +6,14 @@ from typing import Unpack
 from django.db import transaction
 
 from contactcentre.models import Membership
-from routing import events
 from routing.engine.call_routing import offer_work
 from routing.engine.clocks import _close, _due, _now
 from routing.engine.details import ChatDetails, _apply_details
-from routing.engine.frames import _tell_agent, _tell_inbox, _tell_presence
+from routing.engine.frames import _tell_agent, _tell_inbox, _tell_presence, _tell_wallboard
 from routing.engine.locks import _lock_agent, _lock_agents_chat, _lock_chat
 from routing.engine.rules import TransitionError, _each, target_state
 from routing.events import Outbox
+from webchat import protocol
 from webchat.models import Chat, ChatState, Outcome
 
 S = ChatState
@@ -87,8 +87,8 @@ def _expire_wrapup(chat_id, agent_id: int, *, now: datetime) -> bool:
         _close(chat, now, Outcome.COMPLETED)
         chat.save()
         _tell_inbox(out, chat, agent_id)
-        _tell_agent(out, agent_id, type="presence")
-        out.add_once(events.wallboard_group(chat.company_id), {"type": "wallboard"})
+        _tell_agent(out, agent_id, protocol.presence())
+        _tell_wallboard(out, chat.company_id)
         out.send_on_commit()
     offer_work(agent_id=agent_id)
     return True
