@@ -13,7 +13,9 @@ from django.test import Client, override_settings
 from routing import engine
 from runtime import database
 from tests import factories
+from tests.frame_schemas import frame_problem
 from tests.two_factor_support import log_in_verified
+from webchat import protocol
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,6 +25,24 @@ def fast_password_hashing():
     process, so that logins through the real sign-in form there check the same hashes."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def every_frame_sent_matches_its_schema(monkeypatch):
+    """Every frame either socket sends, in every test, is checked against its published schema
+    (docs/frames/): a frame of a shape the docs do not promise fails the test that made it."""
+    wrong: list[str] = []
+    encode = protocol.encode
+
+    def checked(socket: str, frame: dict) -> str:
+        problem = frame_problem(socket, protocol.TO_CLIENT, frame)
+        if problem is not None:
+            wrong.append(problem)
+        return encode(socket, frame)
+
+    monkeypatch.setattr(protocol, "encode", checked)
+    yield
+    assert not wrong, "frames sent that their schemas refuse:\n" + "\n".join(wrong)
 
 
 @pytest.fixture

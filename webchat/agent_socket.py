@@ -39,6 +39,8 @@ CLOSE_UNAUTHENTICATED = 4401
 # The last-seen time is written at most this often per connection, and the session re-checked with it.
 SEEN_WRITE_SECONDS = 5
 
+SOCKET = protocol.AGENT
+
 logger = logging.getLogger(__name__)
 
 
@@ -67,8 +69,9 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             self.membership = None
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.accept()
+        # Joined before the socket is accepted: a change made once the page sees the socket open is heard.
         await self._join(await self._groups())
+        await self.accept()
         await self._seen(force=True)
         logger.info(
             "agent socket opened",
@@ -146,7 +149,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
         await self._send(event["frame"])
 
     async def _send(self, frame: dict) -> None:
-        await self.send(text_data=protocol.encode(frame))
+        await self.send(text_data=protocol.encode(SOCKET, frame))
 
     async def _message(self, frame: dict) -> None:
         if self.ended:

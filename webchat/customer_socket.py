@@ -23,6 +23,8 @@ from webchat.models import HELD_STATES, Chat, Message
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 
+SOCKET = protocol.CUSTOMER
+
 logger = logging.getLogger(__name__)
 
 
@@ -91,7 +93,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         await self._send(event["frame"])
 
     async def _send(self, frame: dict) -> None:
-        await self.send(text_data=protocol.encode(frame))
+        await self.send(text_data=protocol.encode(SOCKET, frame))
 
     async def _hello(self, frame: dict) -> None:
         hello = protocol.read_hello(frame)

@@ -36,8 +36,9 @@ def relay(frame: dict) -> dict:
     return {"type": RELAY, "frame": frame}
 
 
-def encode(frame: dict) -> str:
-    """A frame as the text sent on a socket."""
+def encode(socket: str, frame: dict) -> str:
+    """A frame as the text sent on a socket (CUSTOMER or AGENT): the one place every outbound frame passes,
+    where the tests check each against its schema."""
     return json.dumps(frame)
 
 
@@ -245,7 +246,6 @@ def read_agent_typing(frame: dict) -> tuple[str, bool]:
 # --- The schemas --------------------------------------------------------------------------------------------
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_ID_BASE = "https://contactcentre.example/frames/"
 
 
 def _caseless_prefixes(prefixes: tuple[str, ...]) -> str:
@@ -271,7 +271,7 @@ _CLIENT_ID = {
 _SEQ = {"type": "integer", "minimum": 1, "description": "The message's number in its chat, from 1."}
 _TEXT_IN = {
     "type": "string",
-    "minLength": 1,
+    "pattern": "\\S",
     "description": "The message, at most WEBCHAT_MAX_MESSAGE_CHARS code points once stripped (4000 by "
     "default), with no NUL and no lone surrogate.",
 }
@@ -314,7 +314,10 @@ _STATE = {
     "required": ["type", "state"],
     "additionalProperties": False,
     "allOf": [
-        {"if": {"properties": {"state": {"const": "queued"}}}, "then": {"properties": {"agent_name": False}}},
+        {
+            "if": {"properties": {"state": {"const": "queued"}}},
+            "then": {"required": ["position"], "properties": {"agent_name": False}},
+        },
         {
             "if": {"properties": {"state": {"const": "connected"}}},
             "then": {"required": ["agent_name"], "properties": {"position": False}},
@@ -428,7 +431,6 @@ def schema_document(key: tuple[str, str, str]) -> dict:
     socket, direction, type_ = key
     return {
         "$schema": _DIALECT,
-        "$id": f"{_ID_BASE}{schema_path(key)}",
         "title": f"{socket} socket, {direction.replace('-', ' ')}: {type_}",
         **SCHEMAS[key],
     }
