@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from contactcentre.models import Role
 from crm.models import Interaction
-from routing.models import Call, QueueProfile, WebchatQueue
+from routing.models import SERVICE_LEVEL_FIELDS, Call, QueueProfile, WebchatQueue
 from tests import factories
 from tests.two_factor_support import log_in_verified
 from webchat.models import ResponseTemplate
@@ -122,6 +122,7 @@ def queue_form_data(queue: WebchatQueue | None = None, **changes) -> dict:
         "wrapup_extensions": queue.wrapup_extensions,
         "max_chats_per_agent": queue.max_chats_per_agent or "",
         "reply_alert_seconds": queue.reply_alert_seconds,
+        **{field: getattr(queue, field) for field in SERVICE_LEVEL_FIELDS},
     }
     flags = [
         "enabled",
