@@ -115,6 +115,9 @@ class InteractionAdmin(ReadOnlyAdminMixin, CompanyScopedAdmin):
                     "company",
                     "channel",
                     "queue_name",
+                    "arrival_webchat_queue",
+                    "arrival_voice_queue",
+                    "transfers",
                     "chat",
                     "contact",
                     "customer_name",
@@ -130,6 +133,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, CompanyScopedAdmin):
                 "fields": [
                     "opened_at",
                     "answered_at",
+                    "wait_seconds",
                     "ended_at",
                     "closed_at",
                     "handle_seconds",

@@ -36,11 +36,19 @@ class Interaction(models.Model):
     chat = models.OneToOneField(
         "webchat.Chat", on_delete=models.SET_NULL, null=True, blank=True, related_name="interaction"
     )
+    # Where the chat or call was when it closed (a chat may have been transferred): what the CRM shows.
     queue_name = models.CharField(max_length=100)
     webchat_queue = models.ForeignKey(
         "routing.WebchatQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     voice_queue = models.ForeignKey(
+        "routing.VoiceQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Where it arrived: the queue reports count it in (docs/reports.md).
+    arrival_webchat_queue = models.ForeignKey(
+        "routing.WebchatQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    arrival_voice_queue = models.ForeignKey(
         "routing.VoiceQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     agent = models.ForeignKey(
@@ -58,8 +66,12 @@ class Interaction(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField()
+    wait_seconds = models.FloatField(
+        null=True, blank=True, help_text="Arrival to the first answer; blank if it was never answered."
+    )
     handle_seconds = models.FloatField(default=0)
     wrapup_seconds = models.FloatField(default=0)
+    transfers = models.PositiveSmallIntegerField(default=0)
 
     classification = models.ForeignKey(
         "webchat.Classification", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -78,6 +90,14 @@ class Interaction(models.Model):
         ordering = ["-closed_at"]
         indexes = [
             models.Index(fields=["company", "contact", "-closed_at"]),
+            # Reports: the interactions that arrived in a range, of the company or of one queue.
+            models.Index(fields=["company", "opened_at"], name="interaction_company_opened"),
+            models.Index(
+                fields=["company", "arrival_webchat_queue", "opened_at"], name="interaction_chat_queue_opened"
+            ),
+            models.Index(
+                fields=["company", "arrival_voice_queue", "opened_at"], name="interaction_voice_queue_opened"
+            ),
             # The retention job's reads: only interactions still holding a transcript are in it.
             models.Index(
                 fields=["company", "closed_at"],

@@ -48,13 +48,23 @@ def contact_create(
     return contact
 
 
+def _seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 3)
+
+
 def interaction_record_chat(*, chat: Chat) -> Interaction:
     """Log a chat the engine has just closed (its state, outcome and closing time set, its row locked): one
-    interaction with its times, handle and wrap-up time, classification, notes and outcome."""
+    interaction with its times, the queue it arrived in and the one it closed in, its wait (arrival to the
+    first answer), handle time (parked time excluded), wrap-up time (parked wrap-up excluded), transfers,
+    classification, notes and outcome. docs/reports.md defines each figure."""
     agent = chat.agent
-    wrapup_seconds = (
-        (chat.closed_at - chat.wrapup_started_at).total_seconds() if chat.wrapup_started_at else 0.0
-    )
+    wrapup_seconds = 0.0
+    if chat.wrapup_started_at:
+        wrapup_seconds = max(
+            0.0, (chat.closed_at - chat.wrapup_started_at).total_seconds() - chat.wrapup_parked_seconds
+        )
     return Interaction.objects.create(
         company_id=chat.company_id,
         contact_id=chat.contact_id,
@@ -62,6 +72,9 @@ def interaction_record_chat(*, chat: Chat) -> Interaction:
         chat=chat,
         queue_name=chat.queue.name,
         webchat_queue_id=chat.queue_id,
+        arrival_webchat_queue_id=chat.arrival_queue_id or chat.queue_id,
+        wait_seconds=_seconds_between(chat.created_at, chat.answered_at),
+        transfers=chat.transfers,
         agent=agent,
         agent_name=agent.name if agent else "",
         customer_name=chat.customer_name,
@@ -81,7 +94,8 @@ def interaction_record_chat(*, chat: Chat) -> Interaction:
 
 def interaction_record_call(*, call: Call, agent: Membership | None) -> Interaction:
     """Log a call the engine has just closed (its state, outcome and closing time set, its row locked, and
-    `agent`, the agent it was for, locked): one interaction with its times, talk and wrap-up time,
+    `agent`, the agent it was for, locked): one interaction with its times, its queue (calls are not
+    transferred: it arrived and closed there), its wait (arrival to the answer), talk and wrap-up time,
     classification, notes and outcome. A call nobody answered names no agent."""
     handle = (call.ended_at - call.answered_at).total_seconds() if call.answered_at and call.ended_at else 0.0
     wrapup = round((call.closed_at - call.ended_at).total_seconds(), 3) if call.ended_at else 0.0
@@ -91,6 +105,8 @@ def interaction_record_call(*, call: Call, agent: Membership | None) -> Interact
         channel=Channel.VOICE,
         queue_name=call.queue.name,
         voice_queue_id=call.queue_id,
+        arrival_voice_queue_id=call.queue_id,
+        wait_seconds=_seconds_between(call.arrived_at, call.answered_at),
         agent=agent if call.answered_at else None,
         agent_name=agent.name if agent and call.answered_at else "",
         caller_number=call.caller_number,

@@ -13,7 +13,16 @@ from django.views.decorators.http import require_POST
 
 from contactcentre.admin_scoping import CompanyScopedAdmin, CompanyScopedForm, ReadOnlyAdminMixin
 from routing import engine
-from routing.models import BreakReason, Call, QueueProfile, VoiceQueue, WebchatQueue, new_queue_token
+from routing.models import (
+    SERVICE_LEVEL_FIELDS,
+    AgentStatusInterval,
+    BreakReason,
+    Call,
+    QueueProfile,
+    VoiceQueue,
+    WebchatQueue,
+    new_queue_token,
+)
 from webchat.snippet import widget_snippet
 
 
@@ -102,6 +111,7 @@ class WebchatQueueAdmin(CompanyScopedAdmin):
                 ]
             },
         ),
+        ("Service level", {"fields": SERVICE_LEVEL_FIELDS}),
     ]
 
     def save_model(self, request: HttpRequest, obj: WebchatQueue, form, change: bool) -> None:
@@ -185,7 +195,10 @@ class QueueProfileAdmin(CompanyScopedAdmin):
 class VoiceQueueAdmin(CompanyScopedAdmin):
     list_display = ["name", "slug", "ring_timeout_seconds", "wrapup_seconds"]
     search_fields = ["name", "slug"]
-    fields = ["company", "name", "slug", "ring_timeout_seconds", "wrapup_seconds"]
+    fieldsets = [
+        (None, {"fields": ["company", "name", "slug", "ring_timeout_seconds", "wrapup_seconds"]}),
+        ("Service level", {"fields": SERVICE_LEVEL_FIELDS}),
+    ]
     prepopulated_fields = {"slug": ["name"]}
 
 
@@ -204,3 +217,13 @@ class CallAdmin(ReadOnlyAdminMixin, CompanyScopedAdmin):
     list_select_related = ["queue", "agent__user"]
     search_fields = ["caller_number", "pbx_call_id", "notes"]
     date_hierarchy = "arrived_at"
+
+
+@admin.register(AgentStatusInterval)
+class AgentStatusIntervalAdmin(ReadOnlyAdminMixin, CompanyScopedAdmin):
+    """The agents' status history, as the engine recorded it (read only)."""
+
+    list_display = ["agent", "status", "break_reason", "started_at", "ended_at"]
+    list_filter = ["status", ("agent", RelatedOnlyFieldListFilter)]
+    list_select_related = ["agent__user", "break_reason"]
+    date_hierarchy = "started_at"

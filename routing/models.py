@@ -4,8 +4,9 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 
 def new_queue_token() -> str:
@@ -27,7 +28,67 @@ def validate_origins(text: str) -> None:
             )
 
 
-class WebchatQueue(models.Model):
+class ServiceLevelSettings(models.Model):
+    """The KPI settings a queue's reports, wallboard and alerts read (docs/reports.md defines the figures).
+
+    Chat and voice queues share them; only the service-level target's default differs."""
+
+    sl_target_seconds = models.PositiveIntegerField(
+        "Service-level target (seconds)",
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="A contact answered within this many seconds of arriving counts as within target.",
+    )
+    sl_target_pct = models.PositiveSmallIntegerField(
+        "Service-level target (%)",
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="The share of contacts to answer within the target time.",
+    )
+    short_abandon_seconds = models.PositiveIntegerField(
+        "Short abandon (seconds)",
+        default=5,
+        help_text="A customer who leaves within this many seconds of arriving is a short abandon, left out "
+        "of the service level. 0: every abandon counts.",
+    )
+    kpi_window_minutes = models.PositiveSmallIntegerField(
+        "Live figures window (minutes)",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="The live service level and counts on the wallboard cover the last this many minutes.",
+    )
+    sl_warning_pct = models.PositiveSmallIntegerField(
+        "Service-level warning (%)",
+        default=70,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Below this live service level the queue is marked on the wallboard and the supervisors "
+        "who ask for it are alerted. Must be below the target percentage.",
+    )
+
+    class Meta:
+        abstract = True
+
+    def service_level_errors(self) -> dict[str, str]:
+        """What is wrong with the settings together (each field's own range is checked by its validators)."""
+        if (
+            self.sl_warning_pct is not None
+            and self.sl_target_pct is not None
+            and self.sl_warning_pct >= self.sl_target_pct
+        ):
+            return {"sl_warning_pct": "Set the warning below the target percentage."}
+        return {}
+
+
+SERVICE_LEVEL_FIELDS = [
+    "sl_target_seconds",
+    "sl_target_pct",
+    "short_abandon_seconds",
+    "kpi_window_minutes",
+    "sl_warning_pct",
+]
+
+
+class WebchatQueue(ServiceLevelSettings):
     company = models.ForeignKey(
         "contactcentre.Company", on_delete=models.CASCADE, related_name="webchat_queues"
     )
@@ -112,6 +173,8 @@ class WebchatQueue(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if errors := self.service_level_errors():
+            raise ValidationError(errors)
         if self.widget_colour and not (
             len(self.widget_colour) == 7
             and self.widget_colour.startswith("#")
@@ -139,7 +202,7 @@ class WebchatQueue(models.Model):
         return origin.rstrip("/").lower() in self.origins
 
 
-class VoiceQueue(models.Model):
+class VoiceQueue(ServiceLevelSettings):
     company = models.ForeignKey(
         "contactcentre.Company", on_delete=models.CASCADE, related_name="voice_queues"
     )
@@ -151,6 +214,12 @@ class VoiceQueue(models.Model):
         help_text="Ring-no-answer moves the call on after this.",
     )
     wrapup_seconds = models.PositiveIntegerField("call wrap-up (seconds)", default=30)
+    sl_target_seconds = models.PositiveIntegerField(
+        "Service-level target (seconds)",
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="A call answered within this many seconds of arriving counts as within target.",
+    )
 
     class Meta:
         ordering = ["company", "name"]
@@ -158,6 +227,10 @@ class VoiceQueue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if errors := self.service_level_errors():
+            raise ValidationError(errors)
 
 
 class QueueProfile(models.Model):
@@ -271,3 +344,53 @@ class TelephonyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.pbx_call_id}"
+
+
+class AgentStatusInterval(models.Model):
+    """One stretch of an agent's shown status (routing.selectors.agent_status), written by the engine in the
+    transaction that changed it (routing/engine/status_history.py): the basis of occupancy and
+    time-in-status reports. An agent has at most one open interval (ended_at null): their status now."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        BREAK = "break", "Break"
+        HANDLING = "handling", "Handling a chat"
+        CALL = "call", "On a call"
+        WRAPUP = "wrapup", "Wrap-up"
+        # Kept for an Unavailable chosen while logged in; today only logging out makes an agent
+        # Unavailable, and that is recorded as logged_out.
+        UNAVAILABLE = "unavailable", "Unavailable"
+        LOGGED_OUT = "logged_out", "Logged out"
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        "contactcentre.Membership", on_delete=models.CASCADE, related_name="status_intervals"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices)
+    break_reason = models.ForeignKey(
+        BreakReason, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Blank while it lasts.")
+
+    class Meta:
+        ordering = ["agent", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(ended_at__isnull=True), name="agent_status_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="agent_status_ends_after_start",
+            ),
+        ]
+        indexes = [
+            # A company's intervals in a range: those that started in it, and (overlaps) those that ended
+            # after its start or are still open.
+            models.Index(fields=["company", "started_at"], name="agent_status_company_start"),
+            models.Index(fields=["company", "ended_at"], name="agent_status_company_end"),
+            models.Index(fields=["agent", "ended_at"], name="agent_status_agent_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.status} {self.started_at:%Y-%m-%d %H:%M:%S}"

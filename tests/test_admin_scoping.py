@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from contactcentre.models import Role
 from crm.models import Interaction
-from routing.models import Call, QueueProfile, WebchatQueue
+from routing.models import SERVICE_LEVEL_FIELDS, AgentStatusInterval, Call, QueueProfile, WebchatQueue
 from tests import factories
 from tests.two_factor_support import log_in_verified
 from webchat.models import ResponseTemplate
@@ -49,6 +49,9 @@ def company_objects(company, prefix: str) -> dict:
         "call": Call.objects.create(
             company=company, queue=voice_queue, pbx_call_id=f"{prefix}-1", arrived_at=timezone.now()
         ),
+        "agentstatusinterval": AgentStatusInterval.objects.create(
+            company=company, agent=agent, status="available", started_at=timezone.now()
+        ),
     }
 
 
@@ -64,8 +67,9 @@ ADMIN_MODELS = {
     "chat": "webchat",
     "interaction": "crm",
     "call": "routing",
+    "agentstatusinterval": "routing",
 }
-READ_ONLY_MODELS = {"chat", "interaction", "call"}
+READ_ONLY_MODELS = {"chat", "interaction", "call", "agentstatusinterval"}
 
 
 def admin_url(obj, view: str = "change") -> str:
@@ -122,6 +126,7 @@ def queue_form_data(queue: WebchatQueue | None = None, **changes) -> dict:
         "wrapup_extensions": queue.wrapup_extensions,
         "max_chats_per_agent": queue.max_chats_per_agent or "",
         "reply_alert_seconds": queue.reply_alert_seconds,
+        **{field: getattr(queue, field) for field in SERVICE_LEVEL_FIELDS},
     }
     flags = [
         "enabled",

@@ -26,9 +26,18 @@ HELD_STATES = (
 
 
 class Outcome(models.TextChoices):
+    """How a chat ended (docs/reports.md lists them with the calls' outcomes)."""
+
+    # Answered (taken or allocated) and closed by the agent, the wrap-up's end or a logout.
     COMPLETED = "completed", "Completed"
+    # The customer left while waiting, never answered.
     ABANDONED = "abandoned", "Abandoned"
+    # The customer left while waiting again after an agent had answered and put back or transferred it.
+    LEFT_AFTER_ANSWER = "left_after_answer", "Left after an answer"
+    # Refused at opening (queue full, or nobody serving it): never waited.
     REFUSED = "refused", "Refused"
+    # Ended by the product because its queue was disabled with no fallback queue.
+    QUEUE_CLOSED = "queue_closed", "Queue closed"
 
 
 class ParkReason(models.TextChoices):
@@ -88,6 +97,16 @@ class Chat(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="chats")
     queue = models.ForeignKey("routing.WebchatQueue", on_delete=models.PROTECT, related_name="chats")
+    arrival_queue = models.ForeignKey(
+        "routing.WebchatQueue",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The queue the chat arrived in; `queue` is where it is now (after transfers). Blank: "
+        "the same as `queue` (a row made without it).",
+    )
+    transfers = models.PositiveSmallIntegerField(default=0, help_text="How many times agents transferred it.")
     state = models.CharField(max_length=20, choices=ChatState.choices, default=ChatState.QUEUED)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     agent = models.ForeignKey(
@@ -110,8 +129,15 @@ class Chat(models.Model):
         related_name="+",
         help_text="The agent who last put the chat back; it is not allocated to them again automatically.",
     )
-    allocated_at = models.DateTimeField(null=True, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
+    allocated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last given to an agent."
+    )
+    answered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was first given to an agent (taken or allocated); kept when "
+        "it is put back or transferred.",
+    )
     unseen = models.BooleanField(default=False, help_text="New in the inbox (the bell) until first opened.")
 
     activated_at = models.DateTimeField(
@@ -129,6 +155,10 @@ class Chat(models.Model):
     )
     wrapup_remaining_seconds = models.FloatField(null=True, blank=True, help_text="Paused countdown.")
     wrapup_extensions_used = models.PositiveSmallIntegerField(default=0)
+    wrapup_parked_at = models.DateTimeField(null=True, blank=True, help_text="When its wrap-up was parked.")
+    wrapup_parked_seconds = models.FloatField(
+        default=0, help_text="Time its wrap-up spent parked, before now."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     classification = models.ForeignKey(
@@ -160,6 +190,11 @@ class Chat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_name or 'Customer'} ({self.queue})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.arrival_queue_id is None and self.queue_id is not None and self._state.adding:
+            self.arrival_queue_id = self.queue_id
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

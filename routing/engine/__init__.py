@@ -20,6 +20,7 @@ The engine logs as `routing.engine` (docs/operations.md). Its modules, each impo
     sql            the message path's statements, written out (each with the ORM it stands for)
     locks          the lock order and the helpers that lock agents, chats, calls and queues
     frames         what a transition tells the agents, queues, wallboards and customers
+    status_history the agent's status intervals, written by every transition that changes the status
     clocks         handle time and the wrap-up countdown; a chat entering wrap-up or closing
     messages       customers' and agents' messages, and the product's own
     allocation     giving waiting chats to agents, and the rounds a process shares

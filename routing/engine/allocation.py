@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import DateTimeField, Exists, OuterRef, Value
+from django.db.models.functions import Coalesce
 
 from contactcentre.models import Membership
 from routing import selectors
@@ -28,6 +29,9 @@ def _give_to_agent(chat: Chat, agent: Membership, state: str, now: datetime, *, 
     chat.state = state
     chat.agent = agent
     chat.allocated_at = now
+    if chat.answered_at is None:
+        # Answered: taken or allocated, the first time (a chat put back and given again keeps it).
+        chat.answered_at = now
     chat.unseen = unseen
     chat.queue_priority = 0
     agent.last_allocated_at = now
@@ -100,6 +104,7 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
                 state=S.INBOX,
                 agent_id=agent_id,
                 allocated_at=now,
+                answered_at=Coalesce("answered_at", Value(now, output_field=DateTimeField())),
                 unseen=True,
                 queue_priority=0,
                 returned_by=None,

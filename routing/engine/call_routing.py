@@ -13,6 +13,7 @@ from routing.engine.clocks import _now
 from routing.engine.frames import _tell_call
 from routing.engine.locks import _ChangedHands, _lock_agent, _lock_call
 from routing.engine.rules import _each, call_target
+from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from routing.models import Call, CallState
 
@@ -74,6 +75,7 @@ def _offer_call(call_id: int, company_id: int) -> Call | None:
         call.offered_at = now
         call.offer_deadline = now + timedelta(seconds=call.queue.ring_timeout_seconds)
         call.save()
+        _record_status(agent, now)
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
         transaction.on_commit(

@@ -24,6 +24,7 @@ from routing.engine.rules import (
     call_target,
     target_state,
 )
+from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from routing.models import Call, CallState, TelephonyEvent, VoiceQueue
 from webchat.models import ChatState, ParkReason
@@ -103,6 +104,7 @@ def call_answer(*, agent: Membership, call_id: int) -> Call:
             for chat in parked:
                 _tell_customer(out, chat)
         call.save()
+        _record_status(agent, now)
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
     return call
@@ -185,6 +187,8 @@ def _end_call(*, company_id: int, call_id: int) -> Call:
             outcome = "completed" if call.answered_at else "abandoned"
             _close_call(out, call, agent, now, outcome)
         call.save()
+        if agent is not None:
+            _record_status(agent, now)
         _tell_call(out, call, agent_id)
         out.send_on_commit()
     if call.state == C.CLOSED and agent_id is not None:
@@ -236,6 +240,7 @@ def call_wrapup_complete(
         _apply_details(call, notes=notes, classification_id=classification_id)
         _close_call(out, call, agent, now, "completed")
         call.save()
+        _record_status(agent, now)
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
     offer_work(agent=agent)
@@ -255,6 +260,7 @@ def _ring_out(*, agent_id: int, call_id: int, action: str, now: datetime | None 
         call.offer_deadline = None
         call.save()
         call.missed_by.add(agent)
+        _record_status(agent, now)
         _tell_call(out, call, agent.pk)
         out.send_on_commit()
     route_calls(company_id=agent.company_id)
@@ -300,6 +306,7 @@ def _expire_call_wrapup(call_id: int, agent_id: int, *, now: datetime) -> bool:
             return False
         _close_call(out, call, agent, now, "completed")
         call.save()
+        _record_status(agent, now)
         _tell_call(out, call, agent_id)
         out.send_on_commit()
     offer_work(agent_id=agent_id)

@@ -42,6 +42,7 @@ from routing.engine.rules import (
     _require_logged_in,
     target_state,
 )
+from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from routing.models import Call, CallState, WebchatQueue
 from webchat import protocol
@@ -142,7 +143,8 @@ def chat_end_by_customer(*, chat_id) -> Chat:
         _mark_ended(chat, now, EndedBy.CUSTOMER)
         agent_id = chat.agent_id
         if chat.state == S.QUEUED:
-            _close(chat, now, Outcome.ABANDONED)
+            # Abandoned if nobody ever answered it; left after an answer if it was put back or transferred.
+            _close(chat, now, Outcome.ABANDONED if chat.answered_at is None else Outcome.LEFT_AFTER_ANSWER)
             _tell_queue(out, chat.queue)
             out.add_positions(chat.queue_id)
         else:
@@ -150,6 +152,8 @@ def chat_end_by_customer(*, chat_id) -> Chat:
         chat.customer_waiting_since = None
         chat.reply_overdue = False
         chat.save()
+        if agent_id is not None:
+            _record_status(agent_id, now)
         _system_message(out, chat, "The chat was ended by the customer.", now)
         _tell_customer(out, chat)
         _tell_inbox(out, chat, agent_id)
@@ -239,6 +243,7 @@ def chat_activate(*, agent: Membership, chat_id) -> Chat:
         _activate(chat, target, now)
         chat.unseen = False
         chat.save()
+        _record_status(agent, now)
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         _tell_customer(out, chat)
@@ -294,6 +299,7 @@ def chat_park(*, agent: Membership, chat_id, reason: str = ParkReason.MANUAL) ->
         was_wrapup = chat.state == S.WRAPUP
         _park(chat, now, reason)
         chat.save()
+        _record_status(agent, now)
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         out.send_on_commit()
@@ -349,6 +355,7 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
             if new_queue.pk == old_queue.pk:
                 raise TransitionError("same_queue", "The chat is already in that queue.")
             chat.queue = new_queue
+            chat.transfers += 1
         _stop_handle_clock(chat, now)
         chat.state = target
         chat.agent = None
@@ -356,6 +363,7 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
         chat.park_reason = ""
         chat.unseen = False
         chat.save()
+        _record_status(agent, now)
         queue_name = chat.queue.name
         text = (
             f"Transferred to {queue_name}."
@@ -390,6 +398,7 @@ def chat_end(*, agent: Membership, chat_id) -> Chat:
         chat.reply_overdue = False
         _enter_landing(chat, target, now)
         chat.save()
+        _record_status(agent, now)
         _system_message(out, chat, f"{agent.name} ended the chat.", now)
         _tell_customer(out, chat)
         _tell_inbox(out, chat, agent.pk)

@@ -39,11 +39,21 @@ def _start_wrapup(chat: Chat, now: datetime) -> None:
 def _pause_wrapup(chat: Chat, now: datetime) -> None:
     chat.wrapup_remaining_seconds = max(0.0, (chat.wrapup_deadline - now).total_seconds())
     chat.wrapup_deadline = None
+    chat.wrapup_parked_at = now
+
+
+def _end_wrapup_parking(chat: Chat, now: datetime) -> None:
+    """Add the time the wrap-up has been parked to its parked total: wrap-up time excludes it, as handle
+    time excludes a parked chat's."""
+    if chat.wrapup_parked_at is not None:
+        chat.wrapup_parked_seconds += max(0.0, (now - chat.wrapup_parked_at).total_seconds())
+        chat.wrapup_parked_at = None
 
 
 def _resume_wrapup(chat: Chat, now: datetime) -> None:
     chat.wrapup_deadline = now + timedelta(seconds=chat.wrapup_remaining_seconds or 0)
     chat.wrapup_remaining_seconds = None
+    _end_wrapup_parking(chat, now)
 
 
 def _mark_ended(chat: Chat, now: datetime, by: str) -> None:
@@ -58,6 +68,7 @@ def _close(chat: Chat, now: datetime, outcome: str) -> None:
     chat.state = S.CLOSED
     chat.outcome = outcome
     chat.closed_at = now
+    _end_wrapup_parking(chat, now)
     chat.activated_at = None
     chat.wrapup_deadline = None
     chat.wrapup_remaining_seconds = None
@@ -68,14 +79,13 @@ def _close(chat: Chat, now: datetime, outcome: str) -> None:
 
 
 def _activate(chat: Chat, target: str, now: datetime) -> None:
-    """Land the chat where activating it leads (`target`): active, its handle clock running and answered
-    from now if it never was; or wrap-up or closed, for a chat the customer ended meanwhile."""
+    """Land the chat where activating it leads (`target`): active, its handle clock running; or wrap-up or
+    closed, for a chat the customer ended meanwhile. (It was answered when it was first given to an agent,
+    allocation._give_to_agent.)"""
     chat.park_reason = ""
     if target == S.ACTIVE:
         chat.state = S.ACTIVE
         chat.activated_at = now
-        if chat.answered_at is None:
-            chat.answered_at = now
     else:
         _enter_landing(chat, target, now)
 

@@ -34,9 +34,9 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
     either meanwhile), then the queue's waiting chats (by primary key; a chat being taken or allocated at
     this moment is waited for, and passed over if it is no longer waiting). Each waiting chat moves to the
     fallback queue if the queue has an enabled one, keeping its time in the queue (its place among the
-    fallback queue's chats follows from it), or else is closed with outcome refused; either way the customer
-    is told in a system message. Chats held by agents stay with them. Disabling a disabled queue hands on
-    whatever still waits in it. The fallback queue allocates after the transaction.
+    fallback queue's chats follows from it), or else is closed with outcome queue_closed; either way the
+    customer is told in a system message. Chats held by agents stay with them. Disabling a disabled queue
+    hands on whatever still waits in it. The fallback queue allocates after the transaction.
     """
     now = _now()
     out = Outbox()
@@ -67,7 +67,7 @@ def queue_disable(*, queue_id: int) -> DisabledQueue:
             else:
                 target_state("queue_closed", chat.state)
                 _system_message(out, chat, QUEUE_CLOSED, now)
-                _close(chat, now, Outcome.REFUSED)
+                _close(chat, now, Outcome.QUEUE_CLOSED)
                 chat.save()
                 ended.append(chat)
             _tell_customer(out, chat)

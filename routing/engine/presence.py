@@ -16,6 +16,7 @@ from routing.engine.locks import _chats_to_lock, _lock_agent, _lock_queues
 from routing.engine.messages import _system_message
 from routing.engine.rules import QUEUE_CLOSED, TRANSITIONS, TransitionError, _each, call_target, target_state
 from routing.engine.sql import _update
+from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from routing.models import BreakReason, Call, CallState, WebchatQueue
 from webchat import protocol
@@ -34,9 +35,11 @@ def _enter_presence(agent: Membership, presence: str, reason: BreakReason | None
 
 
 def _save_seen(out: Outbox, agent: Membership, now: datetime) -> None:
-    """Save the agent's presence, seen now, and tell their tabs and the wallboard."""
+    """Save the agent's presence, seen now, record their status if it changed, and tell their tabs and the
+    wallboard."""
     agent.last_seen_at = now
     agent.save(update_fields=["presence", "break_reason", "presence_since", "last_seen_at"])
+    _record_status(agent, now)
     _tell_presence(out, agent)
 
 
@@ -92,7 +95,7 @@ def agent_logout(
     Locks the agent, then every chat they hold (by primary key), then the queues those chats return to and
     their fallback queues (by primary key). Inbox, active and parked chats return to their current queue at
     the front with their original queued time; one whose queue has been disabled goes to that queue's
-    fallback queue, or is closed (refused) with a message to the customer, as its waiting chats were; a
+    fallback queue, or is closed (queue_closed) with a message to the customer, as its waiting chats were; a
     chat the customer already left is closed; chats in wrap-up are completed. The agent becomes Unavailable.
     With `unseen_since`, nothing happens (None is returned) unless, under the lock, the agent is still
     logged in and unseen since then.
@@ -130,7 +133,7 @@ def agent_logout(
                     _stop_handle_clock(chat, now)
                     chat.agent = agent
                     _system_message(out, chat, QUEUE_CLOSED, now)
-                    _close(chat, now, Outcome.REFUSED)
+                    _close(chat, now, Outcome.QUEUE_CLOSED)
                     chat.save()
                     _tell_customer(out, chat)
                     continue
@@ -160,6 +163,7 @@ def agent_logout(
             call.offer_deadline = None
             call.save()
             _tell_call(out, call, agent.pk)
+        _record_status(agent, now)
         for queue in requeued_queues.values():
             _tell_queue(out, queue)
             out.add_positions(queue.pk)

@@ -12,6 +12,7 @@ from routing.engine.details import ChatDetails, _apply_details
 from routing.engine.frames import _tell_agent, _tell_inbox, _tell_presence, _tell_wallboard
 from routing.engine.locks import _lock_agent, _lock_agents_chat, _lock_chat
 from routing.engine.rules import TransitionError, _each, target_state
+from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from webchat import protocol
 from webchat.models import Chat, ChatState, Outcome
@@ -55,6 +56,7 @@ def wrapup_complete(*, agent: Membership, chat_id, **details: Unpack[ChatDetails
         _apply_details(chat, **details)
         _close(chat, now, Outcome.COMPLETED)
         chat.save()
+        _record_status(agent, now)
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         out.send_on_commit()
@@ -78,7 +80,7 @@ def _expire_wrapup(chat_id, agent_id: int, *, now: datetime) -> bool:
     """Locks the agent, then the chat."""
     out = Outbox()
     with transaction.atomic():
-        _lock_agent(agent_id)
+        agent = _lock_agent(agent_id)
         chat = _lock_chat(chat_id)
         # Re-check under lock: the agent may have extended, parked or completed it meanwhile.
         if chat.agent_id != agent_id or chat.state != S.WRAPUP or chat.wrapup_deadline > now:
@@ -86,6 +88,7 @@ def _expire_wrapup(chat_id, agent_id: int, *, now: datetime) -> bool:
         target_state("expire_wrapup", chat.state)
         _close(chat, now, Outcome.COMPLETED)
         chat.save()
+        _record_status(agent, now)
         _tell_inbox(out, chat, agent_id)
         _tell_agent(out, agent_id, protocol.presence())
         _tell_wallboard(out, chat.company_id)

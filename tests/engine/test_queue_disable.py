@@ -6,7 +6,7 @@ from django.test import Client
 
 from crm.models import Interaction
 from routing import engine, selectors
-from routing.models import WebchatQueue
+from routing.models import SERVICE_LEVEL_FIELDS, WebchatQueue
 from tests import factories
 from tests.engine.concurrency import run_together
 from tests.engine.conftest import drive_to, open_chat, reload
@@ -61,10 +61,10 @@ def test_without_a_fallback_queue_waiting_chats_end_with_a_message_to_the_custom
 
     ended = reload(chat)
     assert [c.pk for c in result.ended] == [chat.pk]
-    assert (ended.state, ended.outcome, ended.ended_by) == ("closed", "refused", "system")
+    assert (ended.state, ended.outcome, ended.ended_by) == ("closed", "queue_closed", "system")
     assert "this chat has ended" in last_words(ended)
     assert selectors.customer_state(ended).state == "ended"
-    assert Interaction.objects.filter(chat=chat, outcome="refused").exists()
+    assert Interaction.objects.filter(chat=chat, outcome="queue_closed").exists()
 
 
 def test_a_disabled_fallback_queue_takes_nothing(db, clock, closing, fallback):
@@ -127,7 +127,7 @@ def test_a_chat_released_by_a_logout_with_no_queue_to_wait_in_ends_with_a_messag
     engine.agent_logout(agent=agent)
 
     ended = reload(held)
-    assert (ended.state, ended.outcome) == ("closed", "refused")
+    assert (ended.state, ended.outcome) == ("closed", "queue_closed")
     assert "this chat has ended" in last_words(ended)
 
 
@@ -184,6 +184,7 @@ def queue_form(queue: WebchatQueue, **changes) -> dict:
         "agents_view_queue_status": "on",
         "max_chats_per_agent": "",
         "reply_alert_seconds": queue.reply_alert_seconds,
+        **{field: getattr(queue, field) for field in SERVICE_LEVEL_FIELDS},
         "_save": "Save",
     }
     form.update(changes)

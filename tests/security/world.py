@@ -17,7 +17,7 @@ from django.utils import timezone
 from contactcentre.models import AuditEntry, Company, Membership, Role
 from crm.models import Interaction
 from routing import engine
-from routing.models import Call, CallState, QueueProfile
+from routing.models import AgentStatusInterval, Call, CallState, QueueProfile
 from tests import factories
 from tests.two_factor_support import log_in_verified
 from webchat.models import Chat
@@ -176,6 +176,7 @@ def _brightside(b: Company) -> dict[str, object]:
         "message": chat.messages.get(client_id="b-1"),
         "interaction": Interaction.objects.get(chat=closed),
         "call": call,
+        "agentstatusinterval": AgentStatusInterval.objects.filter(agent=agent).order_by("pk").first(),
         "token": customer_token_for(chat_id=chat.pk),
         "auditentry": AuditEntry.objects.get_for_object(profile).get(),
     }
