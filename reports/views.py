@@ -19,6 +19,7 @@ from reports.forms import StaffingForm
 from reports.metrics import display
 
 FORBIDDEN = "Reports are for supervisors and administrators."
+# The agents needed and this many more, in the trade-off table.
 TRADE_OFF_ROWS = 6
 
 
@@ -90,10 +91,13 @@ class Plan:
         return self.recent is not None and self.recent.aht_seconds == self.aht_seconds
 
     def trade_off(self) -> list[erlang.Staffing]:
+        """One agent fewer than needed (what missing the target looks like), the agents needed and five
+        more."""
+        first = max(self.result.agents - 1, 0)
         return erlang.staffing_table(
             self.result.traffic_erlangs,
-            self.result.agents,
-            TRADE_OFF_ROWS,
+            first,
+            self.result.agents - first + TRADE_OFF_ROWS,
             self.aht_seconds,
             self.target_seconds,
             self.concurrency,
@@ -172,6 +176,7 @@ class Row:
     """One line of the trade-off table, as the page shows it."""
 
     agents: int
+    fewest: bool
     service_level: str
     meets_target: bool
     probability_of_waiting: str
@@ -179,12 +184,13 @@ class Row:
     occupancy: str
 
 
-def _row(staffing: erlang.Staffing, target_pct: float) -> Row:
+def _row(staffing: erlang.Staffing, plan: Plan) -> Row:
     asa = "never answered" if math.isinf(staffing.asa_seconds) else display(staffing.asa_seconds, 1, " s")
     return Row(
         agents=staffing.agents,
+        fewest=staffing.agents == plan.result.agents,
         service_level=display(staffing.service_level_pct, 1, " %"),
-        meets_target=staffing.service_level_pct >= target_pct,
+        meets_target=staffing.service_level_pct >= plan.service_level_pct,
         probability_of_waiting=display(100 * staffing.probability_of_waiting, 1, " %"),
         asa=asa,
         occupancy=display(staffing.occupancy_pct, 1, " %"),
@@ -207,7 +213,7 @@ def _filled_in(query: QueryDict, plan: Plan) -> QueryDict:
 @supervisor_page
 def staffing(request: AgentRequest) -> HttpResponse:
     """The staffing calculator: the form (a GET, so a plan can be bookmarked and shared) and, once
-    asked, the agents needed and the figures of a few more."""
+    asked, the agents needed and the figures of one fewer and a few more."""
     company_id = request.agent.company_id
     context = {
         "agent": request.agent,
@@ -231,7 +237,7 @@ def staffing(request: AgentRequest) -> HttpResponse:
                 form = StaffingForm(_filled_in(request.GET, plan))
                 form.is_valid()
                 context["plan"] = plan
-                context["rows"] = [_row(row, plan.service_level_pct) for row in plan.trade_off()]
+                context["rows"] = [_row(row, plan) for row in plan.trade_off()]
         else:
             status = 400
     context["form"] = form

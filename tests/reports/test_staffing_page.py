@@ -55,15 +55,16 @@ def test_the_empty_form_labels_every_input_and_lists_the_companys_queues(
     assert "agents needed" not in content
 
 
-def test_the_answer_shows_the_agents_needed_and_five_more_with_their_figures(supervisor_client):
+def test_the_answer_shows_the_agents_needed_one_fewer_and_five_more_with_their_figures(supervisor_client):
     content = supervisor_client.get(URL + CLASSIC).content.decode()
 
     assert '<h2 id="staffing-result">14 agents needed</h2>' in content
     assert "10.00 erlangs of traffic" in content
     rows = cells(content)
-    assert [row[0] for row in rows] == ["14 fewest", "15", "16", "17", "18", "19"]
-    assert rows[0] == ["14 fewest", "88.8 %", "Yes", "17.4 %", "7.8 s", "71.4 %"]
-    assert all(row[2] == "Yes" for row in rows)
+    assert [row[0] for row in rows] == ["13", "14 fewest", "15", "16", "17", "18", "19"]
+    assert rows[0][1:3] == ["79.6 %", "No"]
+    assert rows[1] == ["14 fewest", "88.8 %", "Yes", "17.4 %", "7.8 s", "71.4 %"]
+    assert all(row[2] == "Yes" for row in rows[1:])
 
 
 def test_a_queue_chosen_fills_the_form_with_its_own_figures(clock, supervisor_client, company, manual_queue):
