@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "routing",
     "webchat",
     "crm",
+    "reports",
 ]
 
 MIDDLEWARE = [

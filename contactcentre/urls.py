@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("webchat.widget_urls")),
     path("", include("webchat.urls")),
     path("contacts/", include("crm.urls")),
+    path("reports/", include("reports.urls")),
 ]

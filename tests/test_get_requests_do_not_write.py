@@ -1,4 +1,4 @@
-"""Looking is not doing: no GET of the inbox, the contacts or the wallboard changes a row.
+"""Looking is not doing: no GET of the inbox, the contacts, the wallboard or the reports changes a row.
 
 A GET may be repeated by the browser, a prefetch or a reload at any time; every change an agent makes is a
 POST (opening a chat shows it, and the page then posts that the chat was seen). Django's session store is
@@ -21,7 +21,7 @@ from tests.security.test_isolation_matrix import http_routes
 from tests.two_factor_support import log_in_verified
 
 WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
-PAGES = ("inbox/", "contacts/", "wallboard/")
+PAGES = ("inbox/", "contacts/", "wallboard/", "reports/")
 
 
 def writes(queries: list[dict]) -> list[str]:
@@ -81,6 +81,12 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
         "inbox/<uuid:chat_id>/contact/find/": ["?q=a"],
         "inbox/<uuid:chat_id>/template/": [f"?template={template.pk}"],
         "contacts/": ["?q=a"],
+        "reports/staffing/": [
+            f"?queue=chat-{manual_queue.pk}&interval_minutes=30&target_seconds=20&service_level_pct=80"
+        ],
+        "reports/staffing.json": [
+            "?interval_minutes=30&volume=100&aht_seconds=180&target_seconds=20&service_level_pct=80"
+        ],
     }
     concrete = {}
     for route in routes():
@@ -91,8 +97,16 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
     return concrete
 
 
-def test_the_walk_reaches_every_page_of_the_inbox_the_contacts_and_the_wallboard(urls):
-    assert {"inbox/", "inbox/<uuid:chat_id>/", "contacts/", "wallboard/", "wallboard/board/"} <= set(urls)
+def test_the_walk_reaches_every_page_of_the_inbox_the_contacts_the_wallboard_and_the_reports(urls):
+    assert {
+        "inbox/",
+        "inbox/<uuid:chat_id>/",
+        "contacts/",
+        "wallboard/",
+        "wallboard/board/",
+        "reports/staffing/",
+        "reports/staffing.json",
+    } <= set(urls)
     assert not [path for paths in urls.values() for path in paths if "<" in path]
 
 

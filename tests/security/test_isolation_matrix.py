@@ -35,6 +35,8 @@ GUARDED_APPS = ("contactcentre", "routing", "webchat", "crm", "auth")
 SEARCH = B_SECRET[:-4]
 REFUSED_STATUSES = {400, 401, 403, 404, 405, 409, 413}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
+# A staffing question whose volume and handle time are left to the queue's own figures.
+STAFFING = {"interval_minutes": 30, "target_seconds": 20, "service_level_pct": 80}
 
 
 def http_routes() -> list[str]:
@@ -242,6 +244,25 @@ CASES: dict[str, Case] = {
     ],
     "wallboard/board/": lambda w, actor: [
         get("/wallboard/board/", expect=served(actor, ("supervisor", "administrator")))
+    ],
+    # The staffing calculator: a question about the company's own queues, for supervisors and administrators.
+    "reports/staffing.json": lambda w, actor: [
+        get(
+            "/reports/staffing.json",
+            {**STAFFING, "volume": 100, "aht_seconds": 180},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        get("/reports/staffing.json", {**STAFFING, "queue": f"chat-{w.b_objects['webchatqueue'].pk}"}),
+        get("/reports/staffing.json", {**STAFFING, "queue": f"voice-{w.b_objects['voicequeue'].pk}"}),
+    ],
+    "reports/staffing/": lambda w, actor: [
+        get(
+            "/reports/staffing/",
+            {**STAFFING, "volume": 100, "aht_seconds": 180},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        get("/reports/staffing/", {**STAFFING, "queue": f"chat-{w.b_objects['webchatqueue'].pk}"}),
+        get("/reports/staffing/", {**STAFFING, "queue": f"voice-{w.b_objects['voicequeue'].pk}"}),
     ],
     # The CRM pages.
     "contacts/": lambda w, actor: [get("/contacts/", {"q": SEARCH}, expect=served(actor))],

@@ -1,0 +1,244 @@
+"""The reports for supervisors and administrators of a company: the staffing calculator, as a page and as
+staffing.json (PROTOCOL.md section 7)."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from contactcentre.models import Membership
+from contactcentre.views import AgentRequest, agent_required
+from reports import erlang, selectors
+from reports.forms import StaffingForm
+from reports.metrics import display
+
+FORBIDDEN = "Reports are for supervisors and administrators."
+# The agents needed and this many more, in the trade-off table.
+TRADE_OFF_ROWS = 6
+
+
+class Invalid(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NoSuchQueue(Exception):
+    pass
+
+
+def _json_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def supervisor_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in as a supervisor or administrator, or a JSON refusal: 401 without a session (a script
+    is not sent to a login page), 403 for anyone else."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return _json_error(401, "unauthenticated", "Sign in as a supervisor or administrator.")
+        member = Membership.objects.select_related("company").filter(user=request.user).first()
+        if member is None or not member.is_supervisor:
+            return _json_error(403, "forbidden", FORBIDDEN)
+        request.agent = member
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def supervisor_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """`agent_required` (anonymous visitors go to the login), then supervisors and administrators only."""
+
+    @agent_required
+    @wraps(view)
+    def wrapper(request: AgentRequest, *args, **kwargs) -> HttpResponse:
+        if not request.agent.is_supervisor:
+            raise PermissionDenied(FORBIDDEN)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A staffing question answered: the inputs used (the queue's recent figures filled in) and the
+    fewest agents reaching the target."""
+
+    queue: selectors.StaffingQueue | None
+    recent: selectors.RecentFigures | None
+    interval_minutes: int
+    volume: float
+    aht_seconds: float
+    target_seconds: float
+    service_level_pct: float
+    concurrency: int
+    result: erlang.Staffing
+
+    @property
+    def volume_from_queue(self) -> bool:
+        return self.recent is not None and self.recent.volume_per(self.interval_minutes) == self.volume
+
+    @property
+    def aht_from_queue(self) -> bool:
+        return self.recent is not None and self.recent.aht_seconds == self.aht_seconds
+
+    def trade_off(self) -> list[erlang.Staffing]:
+        """One agent fewer than needed (what missing the target looks like), the agents needed and five
+        more."""
+        first = max(self.result.agents - 1, 0)
+        return erlang.staffing_table(
+            self.result.traffic_erlangs,
+            first,
+            self.result.agents - first + TRADE_OFF_ROWS,
+            self.aht_seconds,
+            self.target_seconds,
+            self.concurrency,
+        )
+
+
+def _plan(form: StaffingForm, *, company_id: int) -> Plan:
+    """The answer to a valid form; Invalid or NoSuchQueue when its inputs name no answer."""
+    data = form.cleaned_data
+    queue = recent = None
+    if data["queue"]:
+        try:
+            queue = selectors.staffing_queue_get(company_id=company_id, key=data["queue"])
+        except ValueError as error:
+            raise Invalid(f"queue: {error}") from None
+        if queue is None:
+            raise NoSuchQueue
+    volume, aht = data["volume"], data["aht_seconds"]
+    if queue is not None and (volume is None or aht is None):
+        recent = selectors.queue_recent_figures(queue=queue, now=timezone.now())
+        volume = recent.volume_per(data["interval_minutes"]) if volume is None else volume
+        aht = recent.aht_seconds if aht is None else aht
+        if volume is None or aht is None:
+            raise Invalid(
+                f"{queue.name} had no answered contacts in the last four weeks: give the volume and the "
+                "average handle time."
+            )
+    try:
+        traffic = erlang.traffic_erlangs(volume, data["interval_minutes"] * 60, aht)
+        result = erlang.agents_needed(
+            traffic, aht, data["target_seconds"], data["service_level_pct"], data["concurrency"]
+        )
+    except ValueError as error:
+        raise Invalid(str(error)) from None
+    return Plan(
+        queue=queue,
+        recent=recent,
+        interval_minutes=data["interval_minutes"],
+        volume=volume,
+        aht_seconds=aht,
+        target_seconds=data["target_seconds"],
+        service_level_pct=data["service_level_pct"],
+        concurrency=data["concurrency"],
+        result=result,
+    )
+
+
+@require_GET
+@supervisor_json
+def staffing_json(request: AgentRequest) -> HttpResponse:
+    """GET /reports/staffing.json: the fewest agents reaching the target, with their figures."""
+    form = StaffingForm(request.GET)
+    if not form.is_valid():
+        return _json_error(400, "invalid", form.first_error())
+    try:
+        plan = _plan(form, company_id=request.agent.company_id)
+    except Invalid as refusal:
+        return _json_error(400, "invalid", refusal.message)
+    except NoSuchQueue:
+        return _json_error(404, "not_found", "The company has no such queue.")
+    result = plan.result
+    return JsonResponse(
+        {
+            "agents": result.agents,
+            "traffic_erlangs": round(result.traffic_erlangs, 4),
+            "probability_of_waiting": round(result.probability_of_waiting, 4),
+            "service_level_pct": round(result.service_level_pct, 2),
+            "asa_seconds": round(result.asa_seconds, 2),
+            "occupancy_pct": round(result.occupancy_pct, 2),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the trade-off table, as the page shows it."""
+
+    agents: int
+    fewest: bool
+    service_level: str
+    meets_target: bool
+    probability_of_waiting: str
+    asa: str
+    occupancy: str
+
+
+def _row(staffing: erlang.Staffing, plan: Plan) -> Row:
+    asa = "never answered" if math.isinf(staffing.asa_seconds) else display(staffing.asa_seconds, 1, " s")
+    return Row(
+        agents=staffing.agents,
+        fewest=staffing.agents == plan.result.agents,
+        service_level=display(staffing.service_level_pct, 1, " %"),
+        meets_target=staffing.service_level_pct >= plan.service_level_pct,
+        probability_of_waiting=display(100 * staffing.probability_of_waiting, 1, " %"),
+        asa=asa,
+        occupancy=display(staffing.occupancy_pct, 1, " %"),
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _filled_in(query: QueryDict, plan: Plan) -> QueryDict:
+    """The form's inputs with the figures the plan used, so the page shows the queue's own numbers."""
+    data = query.copy()
+    data["volume"] = _number(plan.volume)
+    data["aht_seconds"] = _number(plan.aht_seconds)
+    return data
+
+
+@require_GET
+@supervisor_page
+def staffing(request: AgentRequest) -> HttpResponse:
+    """The staffing calculator: the form (a GET, so a plan can be bookmarked and shared) and, once
+    asked, the agents needed and the figures of one fewer and a few more."""
+    company_id = request.agent.company_id
+    context = {
+        "agent": request.agent,
+        "queues": selectors.staffing_queues(company_id=company_id),
+        "plan": None,
+        "error": None,
+    }
+    status = 200
+    if not request.GET:
+        form = StaffingForm()
+    else:
+        form = StaffingForm(request.GET)
+        if form.is_valid():
+            try:
+                plan = _plan(form, company_id=company_id)
+            except Invalid as refusal:
+                context["error"], status = refusal.message, 400
+            except NoSuchQueue:
+                context["error"], status = "The company has no such queue.", 404
+            else:
+                form = StaffingForm(_filled_in(request.GET, plan))
+                form.is_valid()
+                context["plan"] = plan
+                context["rows"] = [_row(row, plan) for row in plan.trade_off()]
+        else:
+            status = 400
+    context["form"] = form
+    return render(request, "reports/staffing.html", context, status=status)
