@@ -19,7 +19,6 @@ from daphne.testing import DaphneProcess
 from django.contrib.contenttypes.models import ContentType
 from django.core.signals import request_started
 from django.db import connections
-from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
 from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -42,9 +41,7 @@ class DaphneOnTheTestDatabase(DaphneProcess):
     The inherited database settings already name the test database (channels' own setup would prefix the
     name with "test_" once more). What earlier tests left running does not survive the fork: the channel
     layer is bound to this process's event loops, and the worker thread behind database_sync_to_async is
-    not in the child, so both are made anew. So is the database pool: one made here before the fork has its
-    worker threads here only, and the server's first database call would wait seconds for a connection (a
-    browser test's socket then timed out when it ran after tests that had used the pool).
+    not in the child, so both are made anew.
     """
 
     def __init__(self, host, get_application, setup=None, **kwargs) -> None:
@@ -53,9 +50,6 @@ class DaphneOnTheTestDatabase(DaphneProcess):
 
 def _renew_after_fork() -> None:
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    # A pool made in this process before the fork has worker threads only here: the server makes its own
-    # (dropped, not closed: closing would end connections this process still holds).
-    PostgreSQLWrapper._connection_pools.clear()
     channel_layers.set(DEFAULT_CHANNEL_LAYER, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
     # Each transactional test's flush makes the content types anew, with new ids: the server, which lives
     # through many tests, forgets the ones it cached (the audit log refers to them) before each request.
