@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
@@ -28,6 +28,22 @@ def _renew_after_fork() -> None:
 os.register_at_fork(after_in_child=_renew_after_fork)
 
 
+class _ProcessThreads(Executor):
+    """The process's database threads as they are now. `in_database` is applied when modules are imported
+    (as a decorator too), so an executor it captured then would, in a process forked later, be the
+    parent's: a child has none of its threads, and its count of idle ones says work will be picked up
+    when nothing is there to pick it up."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return _threads.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        _threads.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+_process_threads = _ProcessThreads()
+
+
 def in_database(func: Callable) -> DatabaseSyncToAsync:
     """`func` as an awaitable run in a worker thread, with Channels' handling of Django's connections.
 
@@ -37,7 +53,7 @@ def in_database(func: Callable) -> DatabaseSyncToAsync:
     """
     if connection.vendor == "sqlite":
         return database_sync_to_async(func)
-    return database_sync_to_async(func, thread_sensitive=False, executor=_threads)
+    return database_sync_to_async(func, thread_sensitive=False, executor=_process_threads)
 
 
 class SocketDatabaseMixin:
