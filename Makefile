@@ -8,8 +8,13 @@ PORT ?= 8000
 
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/contactcentre} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/1} CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/2} \
+	CHANNEL_LAYER_PREFIX=$${TEST_CHANNEL_LAYER_PREFIX:-$${CHANNEL_LAYER_PREFIX:-asgi}} \
 	SECRET_KEY=test-secret-key-not-for-production DEBUG=0 \
 	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+# `make test` runs the suite in this many pytest-xdist workers, each on a test database, Redis databases and
+# channel prefix of its own (tests/parallel.py): worker N uses TEST_REDIS_URL's and TEST_CACHE_URL's
+# database numbers plus 2N. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test install install-test services chromium lint migrate demo bench clean
 
@@ -19,9 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+# The product and its test tools in one pass (one resolve, one build of the project), which is `install` too.
+$(VENV)/.installed-test: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	touch $@
+	touch $(VENV)/.installed $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[bench]'
@@ -54,7 +62,7 @@ lint: install-test
 
 test: install-test services chromium lint
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Load benchmarks against a real deployment and bare baselines (docs/performance.md); BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed-bench services

@@ -1,8 +1,11 @@
 """Helpers for the customer chat's tests: the API, the customer's socket and the agent's socket."""
 
+import asyncio
+import contextlib
 import json
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -17,6 +20,7 @@ from webchat.tokens import customer_token_for
 
 API = "/api/webchat/v1"
 TIMEOUT = 10
+agent_socket_log = logging.getLogger("webchat.agent_socket")
 
 
 def open_chat(client: Client, *, headers: dict | None = None, **body):
@@ -61,13 +65,42 @@ async def say_hello(communicator: WebsocketCommunicator, token: str, after_seq: 
 
 
 async def agent_socket(agent: Membership) -> WebsocketCommunicator:
+    """The agent's socket, once it has joined its groups: what is sent to them from then on reaches it.
+
+    The socket accepts first and joins the agent's groups after (a read of the database, a subscription in
+    Redis); a frame sent to the agent in between never reaches this socket, as it would not reach a browser
+    still connecting. The socket says it is open, in its log, when it has joined them all.
+    """
     cookie = await database_sync_to_async(signed_in_cookie)(agent)
     communicator = WebsocketCommunicator(
         application, "/ws/agent/", headers=[(b"host", b"testserver"), (b"cookie", cookie.encode())]
     )
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
+    with _agent_socket_opened(agent) as opened:
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected
+        await asyncio.wait_for(opened.wait(), TIMEOUT)
     return communicator
+
+
+@contextlib.contextmanager
+def _agent_socket_opened(agent: Membership) -> Iterator[asyncio.Event]:
+    """An event set when the agent socket's log says that a socket of `agent` is open."""
+    opened = asyncio.Event()
+
+    class Opened(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == "agent socket opened" and getattr(record, "agent_id", None) == agent.pk:
+                opened.set()
+
+    handler = Opened(level=logging.INFO)
+    level = agent_socket_log.level
+    agent_socket_log.addHandler(handler)
+    agent_socket_log.setLevel(logging.INFO)
+    try:
+        yield opened
+    finally:
+        agent_socket_log.removeHandler(handler)
+        agent_socket_log.setLevel(level)
 
 
 def session_cookie(client: Client) -> str:
