@@ -87,6 +87,16 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
         "reports/staffing.json": [
             "?interval_minutes=30&volume=100&aht_seconds=180&target_seconds=20&service_level_pct=80"
         ],
+        "reports/": [
+            f"?interval=hour&queue=chat-{manual_queue.pk}",
+            "?from=2026-01-01&to=2026-12-31&interval=week",
+        ],
+        "reports/interactions/": [
+            "?outcome=abandoned",
+            "?answered_within_target=1&interval=day",
+            f"?queue=chat-{manual_queue.pk}&wait_min=0&wait_max=60&page=2",
+            "?unclassified=1&refused=0",
+        ],
     }
     concrete = {}
     for route in routes():
@@ -104,6 +114,8 @@ def test_the_walk_reaches_every_page_of_the_inbox_the_contacts_the_wallboard_and
         "contacts/",
         "wallboard/",
         "wallboard/board/",
+        "reports/",
+        "reports/interactions/",
         "reports/staffing/",
         "reports/staffing.json",
     } <= set(urls)

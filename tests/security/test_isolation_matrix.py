@@ -110,6 +110,18 @@ def own_chat(world: World, actor: str) -> Chat:
     return world.own_chats.get(actor, world.own_chats["agent"])
 
 
+def report_filters_of_brightside(path: str, world: World) -> list[Attempt]:
+    """A report asked about Brightside's queues, agent or classification: refused whoever asks."""
+    b = world.b_objects
+    return [
+        get(path, {"queue": f"chat-{b['webchatqueue'].pk}"}),
+        get(path, {"queue": f"voice-{b['voicequeue'].pk}"}),
+        get(path, {"agent": b["membership"].user.username}),
+        get(path, {"agent": str(b["membership"].pk)}),
+        get(path, {"classification": str(b["classification"].pk)}),
+    ]
+
+
 CASES: dict[str, Case] = {
     "healthz": lambda w, actor: [get("/healthz", expect="hidden")],
     "": lambda w, actor: [get("/", expect="hidden")],
@@ -263,6 +275,26 @@ CASES: dict[str, Case] = {
         ),
         get("/reports/staffing/", {**STAFFING, "queue": f"chat-{w.b_objects['webchatqueue'].pk}"}),
         get("/reports/staffing/", {**STAFFING, "queue": f"voice-{w.b_objects['voicequeue'].pk}"}),
+    ],
+    # The report pages: the company's own figures for supervisors and administrators; another company's
+    # queue, agent or classification named in the filters is not found.
+    "reports/": lambda w, actor: [
+        get("/reports/", expect=served(actor, ("supervisor", "administrator"))),
+        get(
+            "/reports/",
+            {"interval": "hour", "channel": "chat"},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        *report_filters_of_brightside("/reports/", w),
+    ],
+    "reports/interactions/": lambda w, actor: [
+        get("/reports/interactions/", expect=served(actor, ("supervisor", "administrator"))),
+        get(
+            "/reports/interactions/",
+            {"outcome": "answered", "unclassified": "1"},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        *report_filters_of_brightside("/reports/interactions/", w),
     ],
     # The CRM pages.
     "contacts/": lambda w, actor: [get("/contacts/", {"q": SEARCH}, expect=served(actor))],
