@@ -42,6 +42,9 @@ matplotlib.rcParams.update(
 )
 
 WIDTH_INCHES = 9.6
+# A chart beside another (wait distribution, classifications) is drawn half as wide, so its text shows
+# at the size of the page's.
+HALF_WIDTH_INCHES = 4.6
 # Tick labels on the time axis: at most this many, so a year by day stays readable.
 MAX_TIME_LABELS = 14
 
@@ -59,8 +62,8 @@ class Chart:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg).decode("ascii")
 
 
-def _figure(height_inches: float) -> Figure:
-    figure = Figure(figsize=(WIDTH_INCHES, height_inches), dpi=100, layout="constrained")
+def _figure(height_inches: float, width_inches: float = WIDTH_INCHES) -> Figure:
+    figure = Figure(figsize=(width_inches, height_inches), dpi=100, layout="constrained")
     figure.patch.set_alpha(0)
     return figure
 
@@ -101,7 +104,9 @@ def volume_and_service_level(
     _tidy(axes)
     step = max(1, -(-len(labels) // MAX_TIME_LABELS))
     axes.set_xticks(positions[::step], [labels[i] for i in positions[::step]])
-    axes.set_xlim(-0.6, len(labels) - 0.4)
+    # A few intervals keep a bar's width: the axis spans at least four.
+    pad = max(0.6, (4 - len(labels)) / 2 + 0.6)
+    axes.set_xlim(-pad, len(labels) - 1 + pad)
     level = axes.twinx()
     points = [(x, y) for x, y in zip(positions, service_level, strict=True) if y is not None]
     if points:
@@ -110,7 +115,9 @@ def volume_and_service_level(
             [y for _, y in points],
             color=GREEN,
             marker="o",
-            markersize=4,
+            markersize=7,
+            markeredgecolor="white",
+            markeredgewidth=1.5,
             linewidth=2,
             label="Service level",
         )
@@ -145,25 +152,32 @@ def bars(
     description: str,
     unit: str = "",
     horizontal: bool = False,
+    half: bool = False,
+    counts: bool = True,
     colour: str = ACCENT,
 ) -> Chart:
     """One bar per label, its value written at its end: vertical for ordered categories (wait buckets),
-    horizontal for names (agents, classifications), in the order given (top to bottom)."""
+    horizontal for names (agents, classifications), in the order given (top to bottom). `half`: drawn for
+    half the page's width; `counts`: whole numbers on the value axis."""
+    width = HALF_WIDTH_INCHES if half else WIDTH_INCHES
     if horizontal:
-        figure = _figure(max(1.6, 0.42 * len(labels) + 0.8))
+        figure = _figure(max(1.4, 0.36 * len(labels) + 0.7), width)
         axes = figure.add_subplot()
         positions = list(range(len(labels)))[::-1]
         drawn = axes.barh(positions, values, color=colour, height=0.6)
         axes.set_yticks(positions, labels)
         _tidy(axes, grid_axis="x")
         axes.set_ylim(-0.6, len(labels) - 0.4)
+        if counts:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
-        figure = _figure(2.8)
+        figure = _figure(2.2 if half else 2.6, width)
         axes = figure.add_subplot()
         positions = list(range(len(labels)))
         drawn = axes.bar(positions, values, color=colour, width=0.7)
-        axes.set_xticks(positions, labels)
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xticks(positions, labels, fontsize=9 if half else 10)
+        if counts:
+            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         _tidy(axes)
     axes.bar_label(drawn, labels=[f"{value:g}{unit}" for value in values], padding=3, color=TEXT)
     axes.margins(x=0.08 if horizontal else 0.02, y=0.02 if horizontal else 0.12)

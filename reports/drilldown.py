@@ -81,10 +81,16 @@ class Conditions:
 
 
 def bucket_label(low: int, high: int | None) -> str:
-    def short(seconds: int) -> str:
-        return f"{seconds // 60} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds} s"
+    """A wait bucket in words: "0–10 s", "30–60 s", "1–2 min", "5+ min"."""
 
-    return f"{short(low)} or more" if high is None else f"{short(low)}–{short(high)}"
+    def minutes(seconds: int) -> bool:
+        return seconds >= 60 and seconds % 60 == 0
+
+    if high is None:
+        return f"{low // 60}+ min" if minutes(low) else f"{low}+ s"
+    if minutes(high) and (low == 0 or minutes(low)) and high > 60:
+        return f"{low // 60}–{high // 60} min"
+    return f"{low}–{high} s"
 
 
 def _seconds(query: QueryDict, name: str) -> float | None:

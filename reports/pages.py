@@ -226,7 +226,13 @@ def interval_starts(filters: ReportFilters) -> list[dt.datetime]:
     return starts
 
 
-def interval_label(start: dt.datetime, interval: str, *, short: bool = False) -> str:
+def interval_label(start: dt.datetime, interval: str, *, short: bool = False, table: bool = False) -> str:
+    """An interval in words: in full ("Mon 2 Mar 2026"), in a table (no year: the range shows it) or
+    on a chart's axis ("2 Mar", "09:00")."""
+    if table and interval != "hour":
+        return (
+            f"{start:%a} {start.day} {start:%b}" if interval == "day" else f"Week of {start.day} {start:%b}"
+        )
     if interval == "hour":
         return start.strftime("%H:%M") if short else f"{start:%a} {start.day} {start:%b %H:%M}"
     if interval == "week":
@@ -265,6 +271,7 @@ class Headline:
     href: str
     note: str = ""
     state: str = ""  # "good", "bad" or "" for the service level against its target
+    verdict: str = ""  # the state in words
 
 
 @dataclass(frozen=True)
@@ -316,11 +323,9 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             "Service level",
             metrics.display(level, 1, " %"),
             drill_link(answered_within_target=1),
-            note=(
-                f"{target_text} · {everything.answered_within_target} within target"
-                + ("" if not state else (" · on target" if state == "good" else " · below target"))
-            ).strip(" ·"),
+            note=f"{target_text} · {everything.answered_within_target} within".strip(" ·"),
             state=state,
+            verdict={"good": "On target", "bad": "Below target"}.get(state, ""),
         ),
         Headline(
             "Average speed of answer",
@@ -373,7 +378,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             {
                 "queue": row.queue,
                 "channel": "Webchat" if row.channel == CHANNELS["chat"].value else "Voice",
-                "interval": interval_label(start, filters.interval),
+                "interval": interval_label(start, filters.interval, table=True),
                 "offered": _count_cell(row.offered, drill_link(**cell, outcome="offered")),
                 "answered": _count_cell(row.answered, drill_link(**cell, outcome="answered")),
                 "abandoned": _count_cell(row.abandoned, drill_link(**cell, outcome="abandoned")),
@@ -410,6 +415,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             "Wait before an answer",
             [b.label for b in buckets],
             [b.answered for b in buckets],
+            half=True,
             description=(
                 "Answered contacts by how long they waited: "
                 + ", ".join(f"{b.label}: {b.answered}" for b in buckets)
@@ -442,6 +448,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             [round(a.average_handle_seconds, 1) for a in handled],
             unit=" s",
             horizontal=True,
+            counts=False,
             description="Average handle time per agent: "
             + ", ".join(f"{a.name} {a.average_handle_seconds:.1f} s" for a in handled)
             + ".",
@@ -464,6 +471,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             [r["label"] for r in class_rows],
             [c.interactions for c in classes],
             horizontal=True,
+            half=True,
             description="Contacts per classification: "
             + ", ".join(f"{r['label']} {r['count'].value}" for r in class_rows)
             + ".",
@@ -574,8 +582,14 @@ def _scope(filters: ReportFilters) -> list[str]:
     return words
 
 
-def _wait(seconds: float | None) -> str:
-    return "—" if seconds is None else metrics.display(seconds, 0, " s")
+def _wait(interaction) -> str:
+    """The wait to the first answer; for a customer who was never answered, how long they stayed."""
+    if interaction.wait_seconds is not None:
+        return metrics.display(interaction.wait_seconds, 0, " s")
+    if interaction.ended_at is not None and interaction.outcome != queries.REFUSED:
+        stayed = (interaction.ended_at - interaction.opened_at).total_seconds()
+        return f"left after {metrics.display(stayed, 0, ' s')}"
+    return "—"
 
 
 @require_GET
@@ -632,7 +646,7 @@ def interactions(request: AgentRequest) -> HttpResponse:
                     or i.customer_name
                     or i.caller_number
                     or "—",
-                    "wait": _wait(i.wait_seconds),
+                    "wait": _wait(i),
                     "handle": metrics.display(i.handle_seconds, 0, " s")
                     if i.wait_seconds is not None
                     else "—",
