@@ -4,5 +4,8 @@ from reports import views
 
 urlpatterns = [
     path("staffing.json", views.staffing_json, name="reports_staffing_json"),
+    path("interactions.csv", views.interactions_csv, name="reports_interactions_csv"),
+    path("queues.csv", views.queues_csv, name="reports_queues_csv"),
+    path("agents.csv", views.agents_csv, name="reports_agents_csv"),
     path("staffing/", views.staffing, name="reports_staffing"),
 ]
