@@ -2,11 +2,15 @@
 column against a day of known traffic run through the engine, in a company whose days are Paris days."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 
 from contactcentre.models import Presence, Role
+from crm.models import Interaction
+from reports import queries
+from reports.filters import ReportFilters
 from routing import engine
 from tests import factories
 from tests.reports.conftest import at, move_to, open_chat
@@ -222,8 +226,6 @@ def day(db, clock, paris, company):
     move_to(clock, at(hours=2))
     engine.agent_logout(agent=alice)
 
-    from crm.models import Interaction
-
     ids = {name: Interaction.objects.get(chat_id=chat.pk).pk for name, chat in chats.items()}
     ids["E"] = Interaction.objects.get(company=company, customer_name="Jo").pk
     calls = Interaction.objects.filter(company=company, channel="voice").order_by("opened_at")
@@ -387,3 +389,26 @@ def test_another_companys_supervisor_sees_only_their_own(client, day):
     queue = day["queues"]["sales"]
     assert client.get("/reports/interactions.csv", {**DAY, "queue": f"chat-{queue.pk}"}).status_code == 404
     assert client.get("/reports/agents.csv", {**DAY, "agent": "alice"}).status_code == 404
+
+
+def test_the_queries_count_refused_chats_apart_and_classifications(day):
+    filters = ReportFilters(
+        company_id=day["alice"].company_id,
+        date_from=dt.date(2026, 3, 2),
+        date_to=dt.date(2026, 3, 2),
+        time_zone="Europe/Paris",
+    )
+    queues = day["queues"]
+    counts = queries.queue_interval_counts(filters)
+    assert [(c.key, c.interval.offered, c.refused) for c in counts] == [
+        (f"chat-{queues['billing'].pk}", 1, 0),
+        (f"chat-{queues['full'].pk}", 1, 1),
+        (f"chat-{queues['sales'].pk}", 4, 0),
+        (f"voice-{queues['switchboard'].pk}", 2, 0),
+    ]
+    assert [c.interval for c in counts] == queries.queue_intervals(filters)
+    # Eight interactions besides the refused chat (A to G and the two calls); A is the only one classified.
+    assert queries.classification_counts(filters) == [
+        queries.ClassificationCount(None, "", 7),
+        queries.ClassificationCount(day["classification"].pk, "BILL – Billing question", 1),
+    ]
