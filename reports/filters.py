@@ -4,6 +4,7 @@ parameters) and refuses what names nothing, so the queries (reports/queries.py) 
 company-scoped ids."""
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -21,6 +22,9 @@ CHAT, VOICE = "chat", "voice"
 CHANNELS = {CHAT: Channel.WEBCHAT, VOICE: Channel.VOICE}
 INTERVALS = ("hour", "day", "week")
 DEFAULT_INTERVAL = "day"
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The largest id PostgreSQL's integer keys hold: a larger one names nothing.
+MAX_ID = 2**31 - 1
 # The longest range a report reads: a year and a bit, so a year can be compared with the same weeks.
 MAX_DAYS = 400
 
@@ -46,9 +50,13 @@ def parse_queue_key(key: str) -> tuple[str, int]:
     """(channel, id) from `chat-<id>`, `voice-<id>` or a bare webchat queue id; ValueError otherwise."""
     channel, _, number = key.strip().rpartition("-")
     channel = channel or CHAT
-    if channel not in (CHAT, VOICE) or not number.isascii() or not number.isdigit():
+    if channel not in (CHAT, VOICE) or not _is_id(number):
         raise ValueError(f"{key!r} names no queue: write chat-<id> or voice-<id>.")
     return channel, int(number)
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID
 
 
 def company_time_zone(company: Company) -> str:
@@ -96,18 +104,19 @@ def _date(query: QueryDict, name: str) -> dt.date:
     if not value:
         raise FilterError(f"{name}: give a date, YYYY-MM-DD.")
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(name, value)
+        if not DATE.fullmatch(value):
+            raise ValueError
+        return dt.date.fromisoformat(value)
     except ValueError:
-        return _bad_date(name, value)
-
-
-def _bad_date(name: str, value: str) -> dt.date:
-    raise FilterError(f"{name}: {value[:40]!r} is not a date; write YYYY-MM-DD.")
+        raise FilterError(f"{name}: {value[:40]!r} is not a date; write YYYY-MM-DD.") from None
 
 
 def _values(query: QueryDict, name: str) -> list[str]:
     """A parameter's values, repeated or comma-separated, blanks left out."""
-    return [part.strip() for value in query.getlist(name) for part in value.split(",") if part.strip()]
+    values = [part.strip() for value in query.getlist(name) for part in value.split(",") if part.strip()]
+    if any("\x00" in value for value in values):
+        raise FilterError(f"{name}: a value holds a NUL character.")
+    return values
 
 
 def _queues(keys: list[str], company_id: int) -> tuple[tuple[str, int], ...]:
@@ -130,7 +139,7 @@ def _agents(names: list[str], company_id: int) -> tuple[int, ...]:
     members = Membership.objects.filter(company_id=company_id)
     for name in names:
         pk = members.filter(user__username=name).values_list("pk", flat=True).first()
-        if pk is None and name.isascii() and name.isdigit():
+        if pk is None and _is_id(name):
             pk = members.filter(pk=int(name)).values_list("pk", flat=True).first()
         if pk is None:
             raise FilterNotFound(f"agent: the company has no agent {name[:80]!r}.")
@@ -141,7 +150,7 @@ def _agents(names: list[str], company_id: int) -> tuple[int, ...]:
 def _classifications(values: list[str], company_id: int) -> tuple[int, ...]:
     ids = []
     for value in values:
-        if not (value.isascii() and value.isdigit()):
+        if not _is_id(value):
             raise FilterError(f"classification: {value[:40]!r} is not a classification id.")
         if not Classification.objects.filter(company_id=company_id, pk=int(value)).exists():
             raise FilterNotFound(f"classification: the company has no classification {value!r}.")

@@ -477,7 +477,6 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             + ".",
         )
 
-    base = reverse("reports")
     return {
         "headlines": headlines,
         "volume_chart": volume_chart,
@@ -491,9 +490,9 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
         "class_rows": class_rows,
         "class_chart": class_chart,
         "exports": {
-            "interactions": link(f"{base}interactions.csv", query),
-            "queues": link(f"{base}queues.csv", query),
-            "agents": link(f"{base}agents.csv", query),
+            "interactions": link(reverse("reports_interactions_csv"), query),
+            "queues": link(reverse("reports_queues_csv"), query),
+            "agents": link(reverse("reports_agents_csv"), query),
         },
         "interval_label": INTERVAL_LABELS[filters.interval],
     }
@@ -665,7 +664,7 @@ def interactions(request: AgentRequest) -> HttpResponse:
                 if page.has_next()
                 else "",
             },
-            "export": link(f"{reverse('reports')}interactions.csv", query),
+            "export": link(reverse("reports_interactions_csv"), query),
         }
     )
     return render(request, "reports/interactions.html", context)

@@ -227,6 +227,8 @@ def status_seconds(filters: ReportFilters, now: dt.datetime | None = None) -> di
     an open interval ending `now` (default: the clock's now). One grouped read."""
     now = now or timezone.now()
     end = min(filters.end, now)
+    if end <= filters.start:  # a range still to come
+        return {}
     overlapping = AgentStatusInterval.objects.filter(
         company_id=filters.company_id, started_at__lt=end
     ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=filters.start))

@@ -69,6 +69,7 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
         state=CallState.OFFERED,
         arrived_at=timezone.now(),
     )
+    today = timezone.localdate().isoformat()
     values = {
         "<uuid:chat_id>": str(chat.pk),
         "<int:queue_id>": str(manual_queue.pk),
@@ -97,6 +98,13 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
             f"?queue=chat-{manual_queue.pk}&wait_min=0&wait_max=60&page=2",
             "?unclassified=1&refused=0",
         ],
+        **{
+            f"reports/{name}.csv": [
+                f"?from={today}&to={today}",
+                f"?from={today}&to={today}&interval=hour&queue=chat-{manual_queue.pk}&channel=chat",
+            ]
+            for name in ("interactions", "queues", "agents")
+        },
     }
     concrete = {}
     for route in routes():
@@ -118,6 +126,9 @@ def test_the_walk_reaches_every_page_of_the_inbox_the_contacts_the_wallboard_and
         "reports/interactions/",
         "reports/staffing/",
         "reports/staffing.json",
+        "reports/interactions.csv",
+        "reports/queues.csv",
+        "reports/agents.csv",
     } <= set(urls)
     assert not [path for paths in urls.values() for path in paths if "<" in path]
 
@@ -130,6 +141,8 @@ def test_no_get_of_an_agents_page_changes_a_row(client, supervisor, urls, htmx):
         for path in paths:
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(path, headers=headers)
+                if response.streaming:  # an export reads as it is sent
+                    b"".join(response.streaming_content)
             assert response.status_code < 500, path
             assert writes(captured.captured_queries) == [], f"GET {path} ({route}) wrote"
 
