@@ -7,6 +7,7 @@ With UPDATE_SCREENSHOTS=1 the test also saves docs/screenshots/reports.png and r
 
 import datetime as dt
 import os
+import random
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from contactcentre.models import Role
+from contactcentre.models import Membership, Role
+from crm.models import Channel, Interaction
 from tests import factories
 from tests.browser.inbox_pages import sign_in
 from tests.browser.test_content_security_policy import csp_violations, watch
@@ -31,6 +33,45 @@ def build(company) -> dict:
     while it is built)."""
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as clock:
         return known_day(company, clock)
+
+
+def busy_week(company, day: dict) -> None:
+    """A week of traffic before the known day (23 February to 1 March), for the screenshot of a week's
+    report: rows as the CRM records them, spread over the day, some answered late, some abandoned."""
+    randomness = random.Random(19)
+    bob = Membership.objects.get(company=company, user__username="bob")
+    queues = [(day["sales"], 14), (day["full"], 6), (day["switchboard"], 8)]
+    for offset in range(7, 0, -1):
+        date = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) - dt.timedelta(days=offset)
+        for queue, volume in queues:
+            voice = queue._meta.model_name == "voicequeue"
+            for number in range(volume + randomness.randint(-3, 4)):
+                opened = date + dt.timedelta(hours=8, minutes=randomness.randint(0, 9 * 60))
+                wait = randomness.choice([4, 8, 15, 25, 40, 55, 70, 95, 150, 320])
+                answered = randomness.random() > 0.12
+                agent = randomness.choice([day["alice"], bob])
+                handle = randomness.randint(90, 420) if answered else 0
+                Interaction.objects.create(
+                    company=company,
+                    channel=Channel.VOICE if voice else Channel.WEBCHAT,
+                    queue_name=queue.name,
+                    webchat_queue=None if voice else queue,
+                    voice_queue=queue if voice else None,
+                    arrival_webchat_queue=None if voice else queue,
+                    arrival_voice_queue=queue if voice else None,
+                    agent=agent if answered else None,
+                    agent_name=agent.name if answered else "",
+                    customer_name=f"Customer {offset}-{number}",
+                    opened_at=opened,
+                    answered_at=opened + dt.timedelta(seconds=wait) if answered else None,
+                    ended_at=opened + dt.timedelta(seconds=wait + handle),
+                    closed_at=opened + dt.timedelta(seconds=wait + handle + 20),
+                    wait_seconds=wait if answered else None,
+                    handle_seconds=handle,
+                    wrapup_seconds=20 if answered else 0,
+                    classification=day["bill"] if answered and randomness.random() < 0.4 else None,
+                    outcome="completed" if answered else "abandoned",
+                )
 
 
 def screenshot(page, name: str) -> None:
@@ -83,6 +124,13 @@ def test_a_supervisor_follows_a_figure_to_a_transcript(new_page, run_in_thread, 
     rows.nth(2).get_by_role("link", name="Transcript", exact=False).click()
     expect(page.get_by_role("heading", name="Chat with Hal")).to_be_visible()
     expect(page.get_by_role("list", name="Transcript of the Sales chat")).to_be_visible()
+
+    # A week's report, for the docs' screenshot: every chart with something to draw.
+    run_in_thread(busy_week, company, day)
+    page.goto("/reports/?from=2026-02-23&to=2026-03-02&interval=day")
+    expect(page.get_by_role("img")).to_have_count(4)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    screenshot(page, "reports.png")
 
     assert csp_violations(complaints) == []
     assert [c for c in complaints if c.startswith("pageerror")] == []
