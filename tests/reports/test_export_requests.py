@@ -217,3 +217,23 @@ def test_text_a_spreadsheet_would_run_is_written_as_text(supervisor_client, cloc
         ("'=Evil()", "Ann = Bob"),
     ]
     assert table(supervisor_client.get("/reports/queues.csv", DAY))[1][0] == "'=Evil()"
+
+
+def test_the_hours_around_a_change_of_clocks_are_the_companys(
+    supervisor_client, clock, manual_queue, settings
+):
+    settings.TIME_ZONE = "Europe/Paris"
+    # Sunday 25 October 2026: Paris clocks go back from 03:00 CEST to 02:00 CET, at 01:00 UTC.
+    for moment in [(0, 30), (1, 30), (2, 30)]:  # 02:30 CEST, 02:30 CET, 03:30 CET
+        abandon_at(clock, manual_queue, dt.datetime(2026, 10, 25, *moment, tzinfo=UTC))
+
+    day = {"from": "2026-10-25", "to": "2026-10-25"}
+    # The day is 25 hours long: 22:00 UTC on the 24th to 23:00 UTC on the 25th.
+    assert starts(supervisor_client.get("/reports/queues.csv", {**day, "interval": "day"})) == [
+        ("2026-10-24T22:00:00Z", "3")
+    ]
+    # The wall clock shows 02:00-03:00 twice: both are one row, starting at the first (00:00 UTC).
+    assert starts(supervisor_client.get("/reports/queues.csv", {**day, "interval": "hour"})) == [
+        ("2026-10-25T00:00:00Z", "2"),
+        ("2026-10-25T02:00:00Z", "1"),
+    ]
