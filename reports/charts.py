@@ -29,6 +29,8 @@ AMBER = "#9a5b00"
 matplotlib.rcParams.update(
     {
         "svg.fonttype": "none",
+        # Names are shown as typed: "$5 refund" is not TeX.
+        "text.parse_math": False,
         "svg.hashsalt": "contactcentre-reports",
         "font.family": "sans-serif",
         "font.sans-serif": ["Inter", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "DejaVu Sans"],

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from contactcentre.models import Presence, Role
 from routing import engine
+from routing.models import QueueProfile
 from tests import factories
 from tests.reports.conftest import at, move_to, open_chat
 from tests.two_factor_support import log_in_verified
@@ -361,3 +362,15 @@ def test_agents_are_refused_and_see_no_reports_link(client, company):
 def test_anonymous_visitors_go_to_the_login(client):
     response = client.get(reverse("reports"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_supervisor_sees_every_row_but_only_the_transcripts_their_profile_allows(client, company, day):
+    full_only = QueueProfile.objects.create(company=company, name="Full only")
+    full_only.queues.add(day["full"])
+    supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR, queue_profile=full_only)
+    log_in_verified(client, supervisor.user)
+    html = client.get(reverse("reports_interactions"), {**DAY, "outcome": "answered"}).content.decode()
+    assert "3 interactions" in html
+    transcripts = re.findall(r'href="/contacts/interactions/(\d+)/transcript/"', html)
+    assert len(transcripts) == 1  # Ida's chat, in Full; not Grace's (Sales) nor the call
+    assert html.count("Outside your queue profile") == 2
