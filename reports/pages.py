@@ -70,6 +70,15 @@ def _values(query: QueryDict, name: str) -> list[str]:
     return [part.strip() for value in query.getlist(name) for part in value.split(",") if part.strip()]
 
 
+def _clean(query: QueryDict) -> QueryDict:
+    """The query string without NUL characters, which no stored text holds (PostgreSQL refuses them in a
+    query): a name with one names nothing, and is refused as such."""
+    cleaned = QueryDict(mutable=True)
+    for name, values in query.lists():
+        cleaned.setlist(name.replace("\x00", ""), [value.replace("\x00", "�") for value in values])
+    return cleaned
+
+
 def _today(company) -> dt.date:
     """Today in the company's time zone."""
     return timezone.localtime(timezone.now(), ZoneInfo(company_time_zone(company))).date()
@@ -77,6 +86,7 @@ def _today(company) -> dt.date:
 
 def filter_query(query: QueryDict, today: dt.date) -> QueryDict:
     """The report's filters from a request's query string, the range defaulting to the last 7 days."""
+    query = _clean(query)
     kept = QueryDict(mutable=True)
     for name in FILTER_PARAMETERS:
         values = _values(query, name) if name in ("queue", "agent", "classification") else []
@@ -125,7 +135,7 @@ class FormState:
     presets: list[tuple[str, str, bool]]  # label, link, current
 
     @staticmethod
-    def summary(options: list[Option], every: str, one: str, many: str) -> str:
+    def summary(options: list[Option], every: str, many: str) -> str:
         chosen = [o for o in options if o.selected]
         if not chosen:
             return every
@@ -133,15 +143,15 @@ class FormState:
 
     @property
     def queues_summary(self) -> str:
-        return self.summary(self.queues, "All queues", "queue", "queues")
+        return self.summary(self.queues, "All queues", "queues")
 
     @property
     def agents_summary(self) -> str:
-        return self.summary(self.agents, "All agents", "agent", "agents")
+        return self.summary(self.agents, "All agents", "agents")
 
     @property
     def classifications_summary(self) -> str:
-        return self.summary(self.classifications, "All classifications", "classification", "classifications")
+        return self.summary(self.classifications, "All classifications", "classifications")
 
 
 def form_state(company_id: int, query: QueryDict, today: dt.date, path: str) -> FormState:
@@ -403,9 +413,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
     wait_rows = [
         {
             "label": b.label,
-            "answered": _count_cell(
-                b.answered, drill_link(wait_min=b.low, wait_max="" if b.high is None else b.high)
-            ),
+            "answered": _count_cell(b.answered, drill_link(wait_min=b.low, wait_max=b.high)),
         }
         for b in buckets
     ]
@@ -606,7 +614,7 @@ def interactions(request: AgentRequest) -> HttpResponse:
     context = {"agent": request.agent, "error": None, "back": link(reverse("reports"), query)}
     try:
         filters = parse_filters(query, company)
-        conditions = drilldown.parse_conditions(request.GET, filters)
+        conditions = drilldown.parse_conditions(_clean(request.GET), filters)
         refused_flag = request.GET.get("refused", "").strip()
         if refused_flag not in ("", "0", "1"):
             raise FilterError("refused: write 1 or 0.")

@@ -279,6 +279,7 @@ def test_the_default_range_is_the_last_seven_days(supervisor_client, day):
         ({**DAY, "interval": "minute"}, 400, "hour, day or week"),
         ({**DAY, "queue": "chat-x"}, 400, "names no queue"),
         ({**DAY, "agent": "nobody"}, 404, "no agent"),
+        ({**DAY, "agent": "ali\x00ce"}, 404, "no agent"),
     ],
 )
 def test_bad_filters_show_the_form_with_the_error(supervisor_client, day, query, status, message):
@@ -304,6 +305,12 @@ def test_bad_drill_down_conditions_are_refused_with_a_message(supervisor_client,
     response = supervisor_client.get(reverse("reports_interactions"), {**DAY, **extra})
     assert response.status_code == 400
     assert b'role="alert"' in response.content
+
+
+def test_a_nul_in_a_drill_down_condition_matches_nothing(supervisor_client, day):
+    response = supervisor_client.get(reverse("reports_interactions"), {**DAY, "classification_text": "a\x00"})
+    assert response.status_code == 200
+    assert "0 interactions" in text(response.content)
 
 
 def test_another_companys_queue_is_not_found(supervisor_client, day):
@@ -374,3 +381,14 @@ def test_a_supervisor_sees_every_row_but_only_the_transcripts_their_profile_allo
     transcripts = re.findall(r'href="/contacts/interactions/(\d+)/transcript/"', html)
     assert len(transcripts) == 1  # Ida's chat, in Full; not Grace's (Sales) nor the call
     assert html.count("Outside your queue profile") == 2
+
+
+def test_weeks_start_on_monday_and_their_counts_link_to_their_rows(supervisor_client, day):
+    query = {"from": "2026-03-01", "to": "2026-03-04", "interval": "week"}
+    html = supervisor_client.get(reverse("reports"), query).content
+    page = text(html)
+    # Sunday 1 March is in the week of Monday 23 February; the day's traffic in the week of 2 March.
+    assert "Sales Webchat Week of 2 Mar 3 1 2 1 1 50.0 %" in page
+    offered = re.search(r'href="([^"]+outcome=offered)">3<', html.decode()).group(1).replace("&amp;", "&")
+    assert "interval_start=2026-03-02T00%3A00%3A00%2B00%3A00" in offered
+    assert listed(supervisor_client, offered) == ["Eve", "Grace", "Hal"]
