@@ -595,7 +595,7 @@ def _wait(interaction) -> str:
         return metrics.display(interaction.wait_seconds, 0, " s")
     if interaction.ended_at is not None and interaction.outcome != queries.REFUSED:
         stayed = (interaction.ended_at - interaction.opened_at).total_seconds()
-        return f"left after {metrics.display(stayed, 0, ' s')}"
+        return f"{metrics.display(stayed, 0, ' s')}, left"
     return "—"
 
 

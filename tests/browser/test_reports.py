@@ -119,6 +119,7 @@ def test_a_supervisor_follows_a_figure_to_a_transcript(new_page, run_in_thread, 
     expect(rows).to_have_count(3)  # the header and two interactions
     expect(rows.nth(1)).to_contain_text("Eve")
     expect(rows.nth(2)).to_contain_text("Hal")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     screenshot(page, "reports-drilldown.png")
 
     rows.nth(2).get_by_role("link", name="Transcript", exact=False).click()
