@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from contactcentre.views import AgentRequest, agent_required
 from crm import selectors
 from crm.models import Contact
+from webchat.models import Outcome
 
 CONTACTS = "crm/contacts.html"
 PER_PAGE = 25
@@ -42,7 +43,18 @@ def contact(request: AgentRequest, contact_id: int) -> HttpResponse:
 @require_GET
 @agent_required
 def transcript(request: AgentRequest, interaction_id: int) -> HttpResponse:
-    """An interaction's transcript, fetched when the agent asks for it; one they may not read is not found."""
-    interaction = get_object_or_404(selectors.interactions_visible_to(request.agent), pk=interaction_id)
+    """An interaction's transcript, fetched into the contact's history when the agent asks for it, or as a
+    page of its own when opened by its address (the reports link there); one the agent may not read is not
+    found."""
+    interaction = get_object_or_404(
+        selectors.interactions_visible_to(request.agent).select_related("contact", "classification"),
+        pk=interaction_id,
+    )
     messages = selectors.interaction_messages(interaction=interaction)
-    return render(request, "crm/transcript.html", {"interaction": interaction, "messages": messages})
+    outcome = (
+        Outcome(interaction.outcome).label if interaction.outcome in Outcome.values else interaction.outcome
+    )
+    context = {"agent": request.agent, "interaction": interaction, "messages": messages, "outcome": outcome}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "crm/transcript.html", context)
+    return render(request, "crm/transcript_page.html", context)

@@ -9,12 +9,11 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from crm.models import Interaction
+from reports.filters import CHAT, VOICE, parse_queue_key
 from routing.models import VoiceQueue, WebchatQueue
 
 # How far back a queue's recent figures look: four whole weeks, so each weekday counts as often.
 RECENT = timedelta(weeks=4)
-
-CHAT, VOICE = "chat", "voice"
 
 
 @dataclass(frozen=True)
@@ -67,15 +66,6 @@ def staffing_queues(*, company_id: int) -> list[StaffingQueue]:
     return [StaffingQueue(CHAT, pk, name) for pk, name in chats] + [
         StaffingQueue(VOICE, pk, name) for pk, name in calls
     ]
-
-
-def parse_queue_key(key: str) -> tuple[str, int]:
-    """(channel, id) from `chat-<id>`, `voice-<id>` or a bare webchat queue id; ValueError otherwise."""
-    channel, _, number = key.strip().rpartition("-")
-    channel = channel or CHAT
-    if channel not in (CHAT, VOICE) or not number.isascii() or not number.isdigit():
-        raise ValueError(f"{key!r} names no queue: write chat-<id> or voice-<id>.")
-    return channel, int(number)
 
 
 def staffing_queue_get(*, company_id: int, key: str) -> StaffingQueue | None:

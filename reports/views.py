@@ -1,22 +1,26 @@
-"""The reports for supervisors and administrators of a company: the staffing calculator, as a page and as
-staffing.json (PROTOCOL.md section 7)."""
+"""The reports for supervisors and administrators of a company (PROTOCOL.md section 7): the staffing
+calculator, as a page and as staffing.json, and the CSV exports (interactions.csv, queues.csv, agents.csv)."""
 
+import csv
+import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from contactcentre.models import Membership
 from contactcentre.views import AgentRequest, agent_required
-from reports import erlang, selectors
+from crm.models import Interaction
+from reports import erlang, queries, selectors
+from reports.filters import FilterError, ReportFilters, parse_filters
 from reports.forms import StaffingForm
-from reports.metrics import display
+from reports.metrics import QUEUES_CSV_COLUMNS, display
 
 FORBIDDEN = "Reports are for supervisors and administrators."
 # The agents needed and this many more, in the trade-off table.
@@ -242,3 +246,177 @@ def staffing(request: AgentRequest) -> HttpResponse:
             status = 400
     context["form"] = form
     return render(request, "reports/staffing.html", context, status=status)
+
+
+# PROTOCOL.md section 7: the exports' columns, in order (queues.csv's are metrics.QUEUES_CSV_COLUMNS).
+INTERACTIONS_CSV_COLUMNS = (
+    "interaction_id",
+    "channel",
+    "queue",
+    "agent",
+    "contact",
+    "arrived_at",
+    "answered_at",
+    "ended_at",
+    "closed_at",
+    "wait_seconds",
+    "handle_seconds",
+    "wrapup_seconds",
+    "outcome",
+    "classification",
+    "transfers",
+    "csat_score",
+)
+AGENTS_CSV_COLUMNS = (
+    "agent",
+    "interactions",
+    "average_handle_seconds",
+    "average_wrapup_seconds",
+    "seconds_available",
+    "seconds_busy",
+    "seconds_on_break",
+    "seconds_wrapup",
+    "occupancy_pct",
+    "csat_average",
+)
+# Rows read from the database at a time while an export streams.
+CHUNK = 2000
+# A spreadsheet runs a cell starting with one of these as a formula: such text is written with a
+# leading apostrophe (customers choose their names).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Echo:
+    """A file csv.writer writes to that hands each line back instead of keeping it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def utc_iso(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, to the second (microseconds if any); None for no moment."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _rounded(value: float | None, decimals: int = 1) -> float | None:
+    return None if value is None else round(value, decimals)
+
+
+def interactions_csv_row(interaction: Interaction) -> tuple:
+    """An interaction's interactions.csv fields: its arrival queue's name (the name it closed under if that
+    queue is gone), the agent's username (the name kept if their membership is gone), the contact's
+    name (else the name the customer gave), handle and wrap-up only when it was answered."""
+    arrival = interaction.arrival_webchat_queue or interaction.arrival_voice_queue
+    answered = interaction.wait_seconds is not None
+    return (
+        interaction.pk,
+        interaction.channel,
+        arrival.name if arrival is not None else interaction.queue_name,
+        interaction.agent.user.get_username() if interaction.agent_id else interaction.agent_name or None,
+        interaction.contact.name if interaction.contact_id else interaction.customer_name or None,
+        utc_iso(interaction.opened_at),
+        utc_iso(interaction.answered_at),
+        utc_iso(interaction.ended_at),
+        utc_iso(interaction.closed_at),
+        interaction.wait_seconds,
+        interaction.handle_seconds if answered else None,
+        interaction.wrapup_seconds if answered else None,
+        interaction.outcome,
+        interaction.classification_display or None,
+        interaction.transfers,
+        getattr(interaction, queries.CSAT_FIELD, None),
+    )
+
+
+def queues_csv_row(counts: queries.QueueCounts) -> tuple:
+    """metrics.QueueInterval.queues_csv_row, its interval's start written in UTC like every time."""
+    row = list(counts.interval.queues_csv_row())
+    row[2] = utc_iso(counts.interval.interval_start)
+    return tuple(row)
+
+
+def agents_csv_row(row: queries.AgentRow) -> tuple:
+    """An agent's agents.csv fields: seconds and percentages to 1 decimal, the rating to 2."""
+    return (
+        row.agent,
+        row.interactions,
+        _rounded(row.average_handle_seconds),
+        _rounded(row.average_wrapup_seconds),
+        _rounded(row.seconds_available),
+        _rounded(row.seconds_busy),
+        _rounded(row.seconds_on_break),
+        _rounded(row.seconds_wrapup),
+        _rounded(row.occupancy_pct),
+        _rounded(row.csat_average, 2),
+    )
+
+
+def _csv_lines(columns: tuple, rows: Iterable[tuple]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(columns)
+    for row in rows:
+        yield writer.writerow([_cell(value) for value in row])
+
+
+def _csv_response(name: str, filters: ReportFilters, columns: tuple, rows: Iterable[tuple]) -> HttpResponse:
+    response = StreamingHttpResponse(_csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
+    filename = f"{name}-{filters.date_from.isoformat()}-to-{filters.date_to.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _export(view: Callable[[AgentRequest, ReportFilters], HttpResponse]) -> Callable[..., HttpResponse]:
+    """A CSV export: GET only, supervisors and administrators (JSON 401/403 as staffing.json), its
+    filters read from the query string (400/404 JSON error when they name nothing)."""
+
+    @require_GET
+    @supervisor_json
+    @wraps(view)
+    def wrapper(request: AgentRequest) -> HttpResponse:
+        try:
+            filters = parse_filters(request.GET, request.agent.company)
+        except FilterError as refusal:
+            return _json_error(refusal.status, refusal.code, refusal.message)
+        return view(request, filters)
+
+    return wrapper
+
+
+@_export
+def interactions_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
+    """GET /reports/interactions.csv: a row per interaction that arrived in the range, streamed."""
+    rows = (
+        queries.interactions(filters)
+        .select_related(
+            "agent__user", "contact", "classification", "arrival_webchat_queue", "arrival_voice_queue"
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+    return _csv_response(
+        "interactions", filters, INTERACTIONS_CSV_COLUMNS, (interactions_csv_row(i) for i in rows)
+    )
+
+
+@_export
+def queues_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
+    """GET /reports/queues.csv: a row per queue and interval (hour, day or week) with arrivals."""
+    rows = queries.queue_interval_counts(filters)
+    return _csv_response("queues", filters, QUEUES_CSV_COLUMNS, (queues_csv_row(r) for r in rows))
+
+
+@_export
+def agents_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
+    """GET /reports/agents.csv: a row per agent with interactions or status time in the range."""
+    rows = queries.agent_rows(filters)
+    return _csv_response("agents", filters, AGENTS_CSV_COLUMNS, (agents_csv_row(r) for r in rows))

@@ -69,6 +69,7 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
         state=CallState.OFFERED,
         arrived_at=timezone.now(),
     )
+    today = timezone.localdate().isoformat()
     values = {
         "<uuid:chat_id>": str(chat.pk),
         "<int:queue_id>": str(manual_queue.pk),
@@ -87,6 +88,23 @@ def urls(supervisor, manual_queue, company) -> dict[str, list[str]]:
         "reports/staffing.json": [
             "?interval_minutes=30&volume=100&aht_seconds=180&target_seconds=20&service_level_pct=80"
         ],
+        "reports/": [
+            f"?interval=hour&queue=chat-{manual_queue.pk}",
+            "?from=2026-01-01&to=2026-12-31&interval=week",
+        ],
+        "reports/interactions/": [
+            "?outcome=abandoned",
+            "?answered_within_target=1&interval=day",
+            f"?queue=chat-{manual_queue.pk}&wait_min=0&wait_max=60&page=2",
+            "?unclassified=1&refused=0",
+        ],
+        **{
+            f"reports/{name}.csv": [
+                f"?from={today}&to={today}",
+                f"?from={today}&to={today}&interval=hour&queue=chat-{manual_queue.pk}&channel=chat",
+            ]
+            for name in ("interactions", "queues", "agents")
+        },
     }
     concrete = {}
     for route in routes():
@@ -104,8 +122,13 @@ def test_the_walk_reaches_every_page_of_the_inbox_the_contacts_the_wallboard_and
         "contacts/",
         "wallboard/",
         "wallboard/board/",
+        "reports/",
+        "reports/interactions/",
         "reports/staffing/",
         "reports/staffing.json",
+        "reports/interactions.csv",
+        "reports/queues.csv",
+        "reports/agents.csv",
     } <= set(urls)
     assert not [path for paths in urls.values() for path in paths if "<" in path]
 
@@ -118,6 +141,8 @@ def test_no_get_of_an_agents_page_changes_a_row(client, supervisor, urls, htmx):
         for path in paths:
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(path, headers=headers)
+                if response.streaming:  # an export reads as it is sent
+                    b"".join(response.streaming_content)
             assert response.status_code < 500, path
             assert writes(captured.captured_queries) == [], f"GET {path} ({route}) wrote"
 

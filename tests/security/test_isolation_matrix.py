@@ -8,6 +8,7 @@ colleague; none is a 500. The routes are read from the URL configuration and the
 route without a case in this matrix fails the suite, so a new route cannot be forgotten.
 """
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls import reverse as url
+from django.utils import timezone
 
 from contactcentre.models import Company, Membership
 from routing.telephony import signature
@@ -37,6 +39,11 @@ REFUSED_STATUSES = {400, 401, 403, 404, 405, 409, 413}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 # A staffing question whose volume and handle time are left to the queue's own figures.
 STAFFING = {"interval_minutes": 30, "target_seconds": 20, "service_level_pct": 80}
+# The exports' range: every day the world's traffic may fall on (it is built at the time the tests run).
+EXPORT_RANGE = {
+    "from": (timezone.localdate() - dt.timedelta(days=7)).isoformat(),
+    "to": (timezone.localdate() + dt.timedelta(days=1)).isoformat(),
+}
 
 
 def http_routes() -> list[str]:
@@ -108,6 +115,40 @@ def chat_route(name: str, data: dict | None = None) -> Case:
 
 def own_chat(world: World, actor: str) -> Chat:
     return world.own_chats.get(actor, world.own_chats["agent"])
+
+
+def report_filters_of_brightside(path: str, world: World) -> list[Attempt]:
+    """A report asked about Brightside's queues, agent or classification: refused whoever asks."""
+    b = world.b_objects
+    return [
+        get(path, {"queue": f"chat-{b['webchatqueue'].pk}"}),
+        get(path, {"queue": f"voice-{b['voicequeue'].pk}"}),
+        get(path, {"agent": b["membership"].user.username}),
+        get(path, {"agent": str(b["membership"].pk)}),
+        get(path, {"classification": str(b["classification"].pk)}),
+    ]
+
+
+def export_case(name: str) -> Case:
+    """A CSV export: the company's own figures for supervisors and administrators; Brightside's queues,
+    agents and classifications are not found."""
+
+    def attempts(w: World, actor: str) -> list[Attempt]:
+        path, b = f"/reports/{name}.csv", w.b_objects
+        return [
+            get(
+                path,
+                {**EXPORT_RANGE, "interval": "hour"},
+                expect=served(actor, ("supervisor", "administrator")),
+            ),
+            get(path, {**EXPORT_RANGE, "queue": f"chat-{b['webchatqueue'].pk}"}),
+            get(path, {**EXPORT_RANGE, "queue": f"voice-{b['voicequeue'].pk}"}),
+            get(path, {**EXPORT_RANGE, "agent": b["membership"].user.username}),
+            get(path, {**EXPORT_RANGE, "agent": str(b["membership"].pk)}),
+            get(path, {**EXPORT_RANGE, "classification": str(b["classification"].pk)}),
+        ]
+
+    return attempts
 
 
 CASES: dict[str, Case] = {
@@ -264,6 +305,29 @@ CASES: dict[str, Case] = {
         get("/reports/staffing/", {**STAFFING, "queue": f"chat-{w.b_objects['webchatqueue'].pk}"}),
         get("/reports/staffing/", {**STAFFING, "queue": f"voice-{w.b_objects['voicequeue'].pk}"}),
     ],
+    # The report pages: the company's own figures for supervisors and administrators; another company's
+    # queue, agent or classification named in the filters is not found.
+    "reports/": lambda w, actor: [
+        get("/reports/", expect=served(actor, ("supervisor", "administrator"))),
+        get(
+            "/reports/",
+            {"interval": "hour", "channel": "chat"},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        *report_filters_of_brightside("/reports/", w),
+    ],
+    "reports/interactions/": lambda w, actor: [
+        get("/reports/interactions/", expect=served(actor, ("supervisor", "administrator"))),
+        get(
+            "/reports/interactions/",
+            {"outcome": "answered", "unclassified": "1"},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        *report_filters_of_brightside("/reports/interactions/", w),
+    ],
+    # The exports: the company's own figures for supervisors and administrators; Brightside's queues and
+    # agents are not found.
+    **{f"reports/{name}.csv": export_case(name) for name in ("interactions", "queues", "agents")},
     # The CRM pages.
     "contacts/": lambda w, actor: [get("/contacts/", {"q": SEARCH}, expect=served(actor))],
     "contacts/<int:contact_id>/": lambda w, actor: [
@@ -489,9 +553,8 @@ def refused(response) -> bool:
 
 
 def shows_what_it_must_not(response, route: str, actor: str) -> list[str]:
-    if getattr(response, "streaming", False):
-        return []
-    text = response.content.decode(errors="replace")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode(errors="replace")
     secrets = [B_SECRET]
     # A company administrator reads every chat of their company in the admin; nobody else reads a
     # colleague's.

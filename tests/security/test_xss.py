@@ -196,6 +196,8 @@ def pages(world: dict) -> list[tuple[str, dict]]:
         (reverse("interaction_transcript", args=[world["interaction"].pk]), {}),
         ("/wallboard/", {}),
         ("/wallboard/board/", {}),
+        ("/reports/", {"interval": "hour"}),
+        ("/reports/interactions/", {}),
         (reverse("webchat-widget", args=[world["queue"].token]), {}),
         ("/demo/", {"queue": world["queue"].token}),
     ]

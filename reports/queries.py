@@ -1,0 +1,332 @@
+"""The reports' reads: the interactions of a range, each queue's figures per interval, each agent's
+figures and the classifications' counts, for the filters of reports/filters.py.
+
+Every count and total is computed by PostgreSQL (GROUP BY over the range's rows, found through the
+(company, opened_at) and (company, arrival queue, opened_at) indexes); the figures derived from them
+(service level, averages, occupancy...) are reports/metrics.py's, never computed here a second time.
+docs/reports.md ("Formulas", "Exports") states what each figure counts."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, Trunc
+from django.utils import timezone
+
+from contactcentre.models import Membership
+from crm.models import Interaction
+from reports import metrics
+from reports.filters import CHANNELS, CHAT, VOICE, ReportFilters
+from routing.models import AgentStatusInterval, VoiceQueue, WebchatQueue
+from webchat.models import Classification
+
+# Outcomes (docs/reports.md "Outcomes").
+ABANDONED, REFUSED = "abandoned", "refused"
+SECOND = dt.timedelta(seconds=1)
+# The customer's rating: no interaction holds one yet. When `Interaction.csat_score` exists, its totals are
+# read; until then every rating figure is empty and its count 0.
+CSAT_FIELD = "csat_score"
+
+
+def _has_csat() -> bool:
+    return any(f.name == CSAT_FIELD for f in Interaction._meta.get_fields())
+
+
+def interactions(filters: ReportFilters) -> QuerySet[Interaction]:
+    """The interactions that arrived in the range (refused chats included), in the filters' arrival
+    queues, agents, channel and classifications, oldest first (by `opened_at`, then id)."""
+    rows = Interaction.objects.filter(
+        company_id=filters.company_id, opened_at__gte=filters.start, opened_at__lt=filters.end
+    )
+    if filters.queues:
+        rows = rows.filter(
+            Q(arrival_webchat_queue_id__in=filters.queue_ids(CHAT))
+            | Q(arrival_voice_queue_id__in=filters.queue_ids(VOICE))
+        )
+    if filters.agents:
+        rows = rows.filter(agent_id__in=filters.agents)
+    if filters.channel:
+        rows = rows.filter(channel=CHANNELS[filters.channel])
+    if filters.classifications:
+        rows = rows.filter(classification_id__in=filters.classifications)
+    return rows.order_by("opened_at", "pk")
+
+
+def _seconds_threshold(name: str) -> ExpressionWrapper:
+    """The arrival queue's setting `name` (seconds) as an interval, whichever channel it is."""
+    return ExpressionWrapper(
+        Coalesce(F(f"arrival_webchat_queue__{name}"), F(f"arrival_voice_queue__{name}")) * Value(SECOND),
+        output_field=DurationField(),
+    )
+
+
+def _csat_sums() -> dict:
+    if not _has_csat():
+        return {}
+    rated = Q(**{f"{CSAT_FIELD}__isnull": False})
+    return {
+        "csat_total": Sum(CSAT_FIELD, filter=rated, output_field=FloatField()),
+        "csat_responses": Count("pk", filter=rated),
+    }
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """A queue's interval: metrics.QueueInterval with the refused chats counted apart and the queue's
+    key (`chat-<id>`, `voice-<id>`)."""
+
+    key: str
+    interval: metrics.QueueInterval
+    refused: int
+
+
+def queue_intervals(filters: ReportFilters) -> list[metrics.QueueInterval]:
+    """One QueueInterval per queue and interval (hour, day or week of the company's time zone) that had
+    an arrival in the range: by queue name, then interval. `interval_start` is in the company's time
+    zone. Refused chats are not in it: `queue_interval_counts` has them."""
+    return [row.interval for row in queue_interval_counts(filters)]
+
+
+def queue_interval_counts(filters: ReportFilters) -> list[QueueCounts]:
+    """queue_intervals with each row's queue key and refused count: one grouped read."""
+    answered = Q(wait_seconds__isnull=False)
+    abandoned = Q(outcome=ABANDONED)
+    wrapped_up = answered & Q(wrapup_seconds__gt=0)
+    elapsed = ExpressionWrapper(F("ended_at") - F("opened_at"), output_field=DurationField())
+    grouped = (
+        interactions(filters)
+        .exclude(arrival_webchat_queue__isnull=True, arrival_voice_queue__isnull=True)
+        .annotate(
+            bucket=Trunc("opened_at", filters.interval, tzinfo=filters.tzinfo),
+            short_limit=_seconds_threshold("short_abandon_seconds"),
+            target=Coalesce(
+                F("arrival_webchat_queue__sl_target_seconds"), F("arrival_voice_queue__sl_target_seconds")
+            ),
+            elapsed=elapsed,
+        )
+        .order_by()
+        .values("arrival_webchat_queue_id", "arrival_voice_queue_id", "bucket")
+        .annotate(
+            refused=Count("pk", filter=Q(outcome=REFUSED)),
+            offered=Count("pk", filter=~Q(outcome=REFUSED)),
+            answered=Count("pk", filter=answered),
+            abandoned=Count("pk", filter=abandoned),
+            short_abandoned=Count("pk", filter=abandoned & Q(elapsed__lte=F("short_limit"))),
+            answered_within_target=Count("pk", filter=answered & Q(wait_seconds__lte=F("target"))),
+            total_wait_seconds=Sum("wait_seconds", filter=answered),
+            max_wait_seconds=Max("wait_seconds", filter=answered),
+            total_handle_seconds=Sum("handle_seconds", filter=answered),
+            wrapped_up=Count("pk", filter=wrapped_up),
+            total_wrapup_seconds=Sum("wrapup_seconds", filter=wrapped_up),
+            **_csat_sums(),
+        )
+    )
+    rows = list(grouped)
+    names = {
+        CHAT: dict(
+            WebchatQueue.objects.filter(pk__in={r["arrival_webchat_queue_id"] for r in rows}).values_list(
+                "pk", "name"
+            )
+        ),
+        VOICE: dict(
+            VoiceQueue.objects.filter(pk__in={r["arrival_voice_queue_id"] for r in rows}).values_list(
+                "pk", "name"
+            )
+        ),
+    }
+    result = []
+    for row in rows:
+        channel, pk = (
+            (CHAT, row["arrival_webchat_queue_id"])
+            if row["arrival_webchat_queue_id"] is not None
+            else (VOICE, row["arrival_voice_queue_id"])
+        )
+        interval = metrics.QueueInterval(
+            queue=names[channel][pk],
+            channel=CHANNELS[channel].value,
+            interval_start=timezone.localtime(row["bucket"], filters.tzinfo),
+            offered=row["offered"],
+            answered=row["answered"],
+            abandoned=row["abandoned"],
+            short_abandoned=row["short_abandoned"],
+            answered_within_target=row["answered_within_target"],
+            total_wait_seconds=row["total_wait_seconds"] or 0.0,
+            handled=row["answered"],
+            total_handle_seconds=row["total_handle_seconds"] or 0.0,
+            wrapped_up=row["wrapped_up"],
+            total_wrapup_seconds=row["total_wrapup_seconds"] or 0.0,
+            max_wait_seconds=row["max_wait_seconds"],
+            csat_total=row.get("csat_total") or 0.0,
+            csat_responses=row.get("csat_responses", 0),
+        )
+        result.append(QueueCounts(f"{channel}-{pk}", interval, row["refused"]))
+    result.sort(key=lambda r: (r.interval.queue, r.interval.channel, r.key, r.interval.interval_start))
+    return result
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """An agent's figures over the range: the interactions they held last (in the filters' queues,
+    channel and classifications) and their time in each status (clipped to the range)."""
+
+    membership_id: int
+    agent: str  # username
+    name: str
+    interactions: int = 0
+    handled: int = 0
+    total_handle_seconds: float = 0.0
+    wrapped_up: int = 0
+    total_wrapup_seconds: float = 0.0
+    seconds_available: float = 0.0
+    seconds_busy: float = 0.0
+    seconds_on_break: float = 0.0
+    seconds_wrapup: float = 0.0
+    csat_total: float = 0.0
+    csat_responses: int = 0
+
+    @property
+    def average_handle_seconds(self) -> float | None:
+        return metrics.average_handle_seconds(self.total_handle_seconds, self.handled)
+
+    @property
+    def average_wrapup_seconds(self) -> float | None:
+        return metrics.average_wrapup_seconds(self.total_wrapup_seconds, self.wrapped_up)
+
+    @property
+    def occupancy_pct(self) -> float | None:
+        return metrics.occupancy_pct(self.seconds_busy, self.seconds_wrapup, self.seconds_available)
+
+    @property
+    def csat_average(self) -> float | None:
+        return metrics.csat_average(self.csat_total, self.csat_responses)
+
+
+# Status → AgentRow field. Handling a chat and being on a call are both busy.
+STATUS_FIELDS = {
+    AgentStatusInterval.Status.AVAILABLE: "seconds_available",
+    AgentStatusInterval.Status.HANDLING: "seconds_busy",
+    AgentStatusInterval.Status.CALL: "seconds_busy",
+    AgentStatusInterval.Status.BREAK: "seconds_on_break",
+    AgentStatusInterval.Status.WRAPUP: "seconds_wrapup",
+}
+
+
+def status_seconds(filters: ReportFilters, now: dt.datetime | None = None) -> dict[int, dict[str, float]]:
+    """Each agent's seconds in each status over the range: the intervals overlapping it, clipped to it,
+    an open interval ending `now` (default: the clock's now). One grouped read."""
+    now = now or timezone.now()
+    end = min(filters.end, now)
+    if end <= filters.start:  # a range still to come
+        return {}
+    overlapping = AgentStatusInterval.objects.filter(
+        company_id=filters.company_id, started_at__lt=end
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=filters.start))
+    if filters.agents:
+        overlapping = overlapping.filter(agent_id__in=filters.agents)
+    clipped = ExpressionWrapper(
+        Least(Coalesce("ended_at", Value(now)), Value(end)) - Greatest("started_at", Value(filters.start)),
+        output_field=DurationField(),
+    )
+    seconds: dict[int, dict[str, float]] = {}
+    rows = overlapping.order_by().values("agent_id", "status").annotate(total=Sum(clipped))
+    for row in rows:
+        field = STATUS_FIELDS.get(row["status"])
+        if field is not None and row["total"] is not None:
+            agent = seconds.setdefault(row["agent_id"], {})
+            agent[field] = agent.get(field, 0.0) + max(row["total"].total_seconds(), 0.0)
+    return seconds
+
+
+def agent_rows(filters: ReportFilters, now: dt.datetime | None = None) -> list[AgentRow]:
+    """A row per agent who held an interaction in the filters or had a status in the range (only the
+    filters' agents, if any), by username."""
+    answered = Q(wait_seconds__isnull=False)
+    wrapped_up = answered & Q(wrapup_seconds__gt=0)
+    counts = {
+        row["agent_id"]: row
+        for row in interactions(filters)
+        .filter(agent__isnull=False)
+        .order_by()
+        .values("agent_id")
+        .annotate(
+            interactions=Count("pk"),
+            handled=Count("pk", filter=answered),
+            total_handle_seconds=Sum("handle_seconds", filter=answered),
+            wrapped_up=Count("pk", filter=wrapped_up),
+            total_wrapup_seconds=Sum("wrapup_seconds", filter=wrapped_up),
+            **_csat_sums(),
+        )
+    }
+    statuses = status_seconds(filters, now)
+    members = (
+        Membership.objects.filter(company_id=filters.company_id, pk__in=set(counts) | set(statuses))
+        .select_related("user")
+        .order_by("user__username")
+    )
+    result = []
+    for member in members:
+        count = counts.get(member.pk, {})
+        result.append(
+            AgentRow(
+                membership_id=member.pk,
+                agent=member.user.get_username(),
+                name=member.name,
+                interactions=count.get("interactions", 0),
+                handled=count.get("handled", 0),
+                total_handle_seconds=count.get("total_handle_seconds") or 0.0,
+                wrapped_up=count.get("wrapped_up", 0),
+                total_wrapup_seconds=count.get("total_wrapup_seconds") or 0.0,
+                csat_total=count.get("csat_total") or 0.0,
+                csat_responses=count.get("csat_responses", 0),
+                **statuses.get(member.pk, {}),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ClassificationCount:
+    """How many of the filters' interactions carry a classification (None: unclassified; `label` is the
+    classification's, or the text kept when it was deleted)."""
+
+    classification_id: int | None
+    label: str
+    interactions: int
+
+
+def classification_counts(filters: ReportFilters) -> list[ClassificationCount]:
+    """The filters' interactions per classification, most frequent first (refused chats left out)."""
+    rows = (
+        interactions(filters)
+        .exclude(outcome=REFUSED)
+        .order_by()
+        .values("classification_id", "classification_text")
+        .annotate(n=Count("pk"))
+    )
+    labels = {
+        c.pk: str(c)
+        for c in Classification.objects.filter(
+            company_id=filters.company_id, pk__in={r["classification_id"] for r in rows}
+        )
+    }
+    totals: dict[tuple[int | None, str], int] = {}
+    for row in rows:
+        pk = row["classification_id"]
+        label = labels.get(pk) or row["classification_text"] or ""
+        key = (pk if pk in labels else None, label)
+        totals[key] = totals.get(key, 0) + row["n"]
+    return sorted(
+        (ClassificationCount(pk, label, n) for (pk, label), n in totals.items()),
+        key=lambda c: (-c.interactions, c.label),
+    )
