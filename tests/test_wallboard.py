@@ -28,18 +28,18 @@ def test_the_wallboard_shows_waiting_chats_and_agents_statuses(
     engine.chat_take(agent=agent, chat_id=mine.pk)
     engine.chat_activate(agent=agent, chat_id=mine.pk)
     content = supervisor_client.get("/wallboard/").content.decode()
-    assert '<th scope="row">Support</th>' in content
-    assert '<td class="number number--waiting">1</td>' in content
+    assert '<span class="channel channel--chat">Chat</span> Support</th>' in content
+    assert '<td class="number number--waiting" data-figure="waiting">1</td>' in content
     assert "data-since=" in content
     assert f'<th scope="row">{agent.name}</th>' in content
     assert "Handling a chat</span>" in content
-    assert '<td class="number">1</td>' in content
+    assert '<td class="number" data-figure="chats-held">1</td>' in content
 
 
 def test_the_wallboard_refreshes_its_board_when_told(supervisor_client):
     content = supervisor_client.get("/wallboard/board/", headers={"HX-Request": "true"}).content.decode()
     assert content.lstrip().startswith('<div id="board"')
-    assert 'hx-trigger="wallboard-changed from:body, agent-resync from:body"' in content
+    assert 'hx-trigger="wallboard-changed from:body, agent-resync from:body, every 20s"' in content
 
 
 def test_the_wallboard_shows_only_the_supervisors_company(supervisor_client, other_company_chat):
@@ -88,5 +88,5 @@ def test_the_wallboard_counts_waiting_and_held_chats_not_closed_ones(supervisor_
     closed = {"state": "closed", "outcome": "completed", "agent": agent}
     factories.ChatFactory.create_batch(4, queue=manual_queue, **closed)
     content = supervisor_client.get("/wallboard/").content.decode()
-    assert '<td class="number number--waiting">2</td>' in content
-    assert '<td class="number">1</td>' in content
+    assert '<td class="number number--waiting" data-figure="waiting">2</td>' in content
+    assert '<td class="number" data-figure="chats-held">1</td>' in content
