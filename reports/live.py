@@ -121,7 +121,10 @@ def _counts(rows, *, queue: str, arrived: str, now: datetime, today: datetime, h
     answered = Q(answered_at__isnull=False, answered_at__gte=window)
     within = Q(answered_at__lte=F(arrived) + _seconds(f"{queue}__sl_target_seconds"))
     abandoned = Q(outcome=Outcome.ABANDONED, ended_at__gte=window)
-    short = Q(ended_at__lte=F(arrived) + _seconds(f"{queue}__short_abandon_seconds"))
+    # Short: within the threshold; a threshold of 0 makes every abandon count.
+    short = Q(**{f"{queue}__short_abandon_seconds__gt": 0}) & Q(
+        ended_at__lte=F(arrived) + _seconds(f"{queue}__short_abandon_seconds")
+    )
     handled_today = Q(answered_at__isnull=False, ended_at__gte=today)
     earliest = min(today, now - timedelta(minutes=1440))
     rows = (

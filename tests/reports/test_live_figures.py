@@ -263,3 +263,11 @@ def test_the_board_costs_the_same_queries_for_ten_queues_as_for_two(clock, super
     many, more_rows = board_queries()
     assert more_rows == rows + 8 * 3  # two queues and an agent each: every one is on the board
     assert many == few
+
+
+def test_with_no_short_abandon_threshold_every_abandon_counts(clock, supervisor_client, sales):
+    sales.short_abandon_seconds = 0
+    sales.save(update_fields=["short_abandon_seconds"])
+    chat(sales, t(8, 50), answered=t(8, 50, 10))
+    chat(sales, t(8, 51), ended=t(8, 51), outcome="abandoned")  # left at once: still counts, 1 / 2
+    assert board(supervisor_client)[f"chat-{sales.pk}"]["service-level"].startswith("50 %")
