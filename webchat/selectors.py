@@ -21,7 +21,7 @@ from contactcentre.models import Membership, Presence
 from crm import selectors as crm_selectors
 from reports import live as reports_live
 from routing import selectors as routing_selectors
-from routing.models import CALL_BUSY_STATES, AgentStatusInterval, BreakReason, Call, WebchatQueue
+from routing.models import AgentStatusInterval, BreakReason, Call, CallState, WebchatQueue
 from webchat.models import HELD_STATES, Chat, Classification, ResponseTemplate, Sender
 from webchat.templatetags.inbox import customer_left, since, state_label, wait_alert
 
@@ -292,6 +292,8 @@ def inbox_page_get(*, agent: Membership, chat: Chat | None = None) -> dict:
 
 
 WALLBOARD_REFRESH_SECONDS = 20
+# A call an agent holds: in conversation or in its wrap-up (a call ringing them still waits).
+CALLS_HELD_STATES = (CallState.CONNECTED, CallState.WRAPUP)
 
 
 def wallboard_get(*, company_id: int) -> dict:
@@ -301,7 +303,7 @@ def wallboard_get(*, company_id: int) -> dict:
     now = timezone.now()
     queues = reports_live.queues_live(company_id=company_id, now=now)
     calls_held = (
-        Call.objects.filter(agent_id=OuterRef("pk"), state__in=CALL_BUSY_STATES)
+        Call.objects.filter(agent_id=OuterRef("pk"), state__in=CALLS_HELD_STATES)
         .order_by()
         .values("agent_id")
         .annotate(n=Count("pk"))
