@@ -323,6 +323,9 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["company", "state", "arrived_at"], name="call_company_state"),
             models.Index(fields=["agent", "state"], name="call_agent_state"),
+            # The wallboard's live figures (reports/live.py): a company's calls answered or ended lately.
+            models.Index(fields=["company", "answered_at"], name="call_company_answered"),
+            models.Index(fields=["company", "ended_at"], name="call_company_ended"),
         ]
 
     def __str__(self) -> str:
