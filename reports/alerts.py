@@ -59,6 +59,13 @@ def _check(queue: live.QueueLive, now: datetime) -> bool:
         return bool(recipients)
 
 
+def alert_emails_set(*, member: Membership, on: bool) -> None:
+    """A supervisor's or administrator's own choice to receive the alerts (the administrator sets anyone's
+    in the admin)."""
+    Membership.objects.filter(pk=member.pk).update(kpi_alert_emails=on)
+    member.kpi_alert_emails = on
+
+
 def alert_recipients(company_id: int) -> list[str]:
     """The email addresses of the company's supervisors and administrators who asked for the alerts."""
     return sorted(

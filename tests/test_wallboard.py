@@ -90,3 +90,43 @@ def test_the_wallboard_counts_waiting_and_held_chats_not_closed_ones(supervisor_
     content = supervisor_client.get("/wallboard/").content.decode()
     assert '<td class="number number--waiting" data-figure="waiting">2</td>' in content
     assert '<td class="number" data-figure="chats-held">1</td>' in content
+
+
+def test_supervisors_turn_their_own_alert_emails_on_and_off(client, company):
+    supervisor = factories.MembershipFactory(
+        company=company, role=Role.SUPERVISOR, user=factories.UserFactory(email="sue@centre.example")
+    )
+    colleague = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
+    log_in_verified(client, supervisor.user)
+    content = client.get("/wallboard/").content.decode()
+    assert '<input type="checkbox" name="kpi_alert_emails">' in content
+    assert "(sue@centre.example)" in content
+
+    response = client.post("/wallboard/alerts/", {"kpi_alert_emails": "on"})
+    assert (response.status_code, response["Location"]) == (302, "/wallboard/")
+    supervisor.refresh_from_db()
+    colleague.refresh_from_db()
+    assert supervisor.kpi_alert_emails and not colleague.kpi_alert_emails
+    assert (
+        '<input type="checkbox" name="kpi_alert_emails" checked>'
+        in client.get("/wallboard/").content.decode()
+    )
+
+    client.post("/wallboard/alerts/", {})
+    supervisor.refresh_from_db()
+    assert not supervisor.kpi_alert_emails
+
+
+def test_agents_may_not_set_alert_emails(agent_client, agent):
+    assert agent_client.post("/wallboard/alerts/", {"kpi_alert_emails": "on"}).status_code == 403
+    agent.refresh_from_db()
+    assert not agent.kpi_alert_emails
+
+
+def test_administrators_set_anyones_alert_emails_in_the_admin(client, company):
+    admin = factories.MembershipFactory(company=company, role=Role.ADMINISTRATOR, user__is_staff=True)
+    log_in_verified(client, admin.user)
+    supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
+    page = client.get(f"/admin/contactcentre/membership/{supervisor.pk}/change/")
+    assert page.status_code == 200
+    assert '<input type="checkbox" name="kpi_alert_emails"' in page.content.decode()
