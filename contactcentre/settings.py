@@ -178,6 +178,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 JOB_INTERVAL_SECONDS = env_int("JOB_INTERVAL_SECONDS", 2)
+# How often the service-level alert job checks the queues at most (reports/alerts.py).
+SL_ALERT_CHECK_SECONDS = env_int("SL_ALERT_CHECK_SECONDS", 15)
 # One task a tick runs every job (routing/tasks.py): a task per job cost the worker and beat several times
 # what the jobs cost.
 CELERY_BEAT_SCHEDULE = {

@@ -13,24 +13,46 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from contactcentre.models import Membership, Role
+from contactcentre.models import Company, Membership, Role
 from reports import live
 from routing.models import ServiceLevelBreach
 from runtime import periodic
 
 logger = logging.getLogger(__name__)
 
+# Set in the cache for SL_ALERT_CHECK_SECONDS by the worker that checks: the others skip until it expires.
+CHECKED_KEY = "reports.alerts.checked"
+
 
 def alert_service_levels(*, now: datetime | None = None) -> int:
-    """The periodic job: check every enabled queue of every company; returns how many alerts were sent."""
+    """The periodic job: every `SL_ALERT_CHECK_SECONDS` at most (the jobs tick every few seconds; a
+    service level over minutes needs no such haste), and in one worker of all at a time, check every
+    company's queues. Returns how many alerts were sent."""
+    if not cache.add(CHECKED_KEY, True, timeout=settings.SL_ALERT_CHECK_SECONDS):
+        return 0
+    return check_service_levels(now=now)
+
+
+def check_service_levels(*, now: datetime | None = None) -> int:
+    """Check every enabled queue of every company, each company and each queue on its own; returns how
+    many alerts were sent."""
     now = now or timezone.now()
-    queues = live.queues_live(company_id=None, now=now)
-    return periodic.each("alert_service_levels", queues, lambda q: _check(q, now), log=logger)
+    sent = []
+
+    def check_company(company_id: int) -> bool:
+        queues = live.queues_live(company_id=company_id, now=now)
+        sent.append(periodic.each("alert_service_levels", queues, lambda q: _check(q, now), log=logger))
+        return True
+
+    companies = Company.objects.order_by("pk").values_list("pk", flat=True)
+    periodic.each("alert_service_levels", list(companies), check_company, log=logger)
+    return sum(sent)
 
 
 def _check(queue: live.QueueLive, now: datetime) -> bool:

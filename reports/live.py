@@ -111,7 +111,9 @@ def _seconds(field: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(field) * SECOND, output_field=DurationField())
 
 
-def _counts(rows, *, queue: str, arrived: str, now: datetime, today: datetime, handle) -> dict[int, dict]:
+def _counts(
+    rows, *, queue: str, arrived: str, now: datetime, today: datetime, longest: int, handle
+) -> dict[int, dict]:
     """Counts per queue id: in the queue's window, the contacts answered (within target) and abandoned
     (short); today, those answered, abandoned and handled (answered and ended) with their handle time.
 
@@ -126,7 +128,8 @@ def _counts(rows, *, queue: str, arrived: str, now: datetime, today: datetime, h
         ended_at__lte=F(arrived) + _seconds(f"{queue}__short_abandon_seconds")
     )
     handled_today = Q(answered_at__isnull=False, ended_at__gte=today)
-    earliest = min(today, now - timedelta(minutes=1440))
+    # Only the contacts answered or ended since the earlier of midnight and the longest window's start.
+    earliest = min(today, now - timedelta(minutes=longest))
     rows = (
         rows.filter(Q(answered_at__gte=earliest) | Q(ended_at__gte=earliest))
         .order_by()
@@ -152,12 +155,12 @@ def _counts(rows, *, queue: str, arrived: str, now: datetime, today: datetime, h
     return counts
 
 
-def queues_live(*, company_id: int | None, now: datetime | None = None) -> list[QueueLive]:
-    """Every enabled queue of the company (of every company when `company_id` is None), chat queues by name
-    then voice queues by name, with its live figures: four queries whatever the number of queues."""
+def queues_live(*, company_id: int, now: datetime | None = None) -> list[QueueLive]:
+    """Every enabled queue of the company, chat queues by name then voice queues by name, with its live
+    figures: four queries whatever the number of queues."""
     now = now or timezone.now()
     today = day_start(now)
-    scope = {} if company_id is None else {"company_id": company_id}
+    scope = {"company_id": company_id}
 
     waiting_chats = (
         Chat.objects.filter(queue=OuterRef("pk"), state=ChatState.QUEUED).order_by().values("queue")
@@ -170,7 +173,7 @@ def queues_live(*, company_id: int | None, now: datetime | None = None) -> list[
             ),
             oldest=Subquery(waiting_chats.annotate(first=Min("queued_at")).values("first")),
         )
-        .order_by("company_id", "name")
+        .order_by("name")
     )
     waiting_calls = (
         Call.objects.filter(queue=OuterRef("pk"), state__in=CALL_WAITING_STATES).order_by().values("queue")
@@ -183,14 +186,17 @@ def queues_live(*, company_id: int | None, now: datetime | None = None) -> list[
             ),
             oldest=Subquery(waiting_calls.annotate(first=Min("arrived_at")).values("first")),
         )
-        .order_by("company_id", "name")
+        .order_by("name")
     )
+    chat_queues, voice_queues = list(chat_queues), list(voice_queues)
+    longest = max((q.kpi_window_minutes for q in chat_queues + voice_queues), default=0)
     chat_counts = _counts(
         Chat.objects.filter(**scope),
         queue="arrival_queue",
         arrived="created_at",
         now=now,
         today=today,
+        longest=longest,
         handle="handle_seconds",
     )
     call_counts = _counts(
@@ -199,6 +205,7 @@ def queues_live(*, company_id: int | None, now: datetime | None = None) -> list[
         arrived="arrived_at",
         now=now,
         today=today,
+        longest=longest,
         handle=ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField()),
     )
     return [
