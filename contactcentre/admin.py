@@ -109,6 +109,7 @@ ROLE_AND_WORK_FIELDS = [
     "can_voice",
     "queue_profile",
     "voice_queues",
+    "kpi_alert_emails",
 ]
 
 

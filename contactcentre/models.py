@@ -99,6 +99,12 @@ class Membership(models.Model):
     voice_queues = models.ManyToManyField(
         "routing.VoiceQueue", blank=True, related_name="agents", help_text="Voice queues this agent answers."
     )
+    kpi_alert_emails = models.BooleanField(
+        "service-level alert emails",
+        default=False,
+        help_text="Supervisors and administrators: email me when a queue's live service level falls below "
+        "its warning threshold (once per breach). Sent to the login's email address.",
+    )
 
     # Presence: written by the engine only.
     presence = models.CharField(max_length=20, choices=Presence.choices, default=Presence.UNAVAILABLE)

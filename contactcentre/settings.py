@@ -178,6 +178,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 JOB_INTERVAL_SECONDS = env_int("JOB_INTERVAL_SECONDS", 2)
+# How often the service-level alert job checks the queues at most (reports/alerts.py).
+SL_ALERT_CHECK_SECONDS = env_int("SL_ALERT_CHECK_SECONDS", 15)
 # One task a tick runs every job (routing/tasks.py): a task per job cost the worker and beat several times
 # what the jobs cost.
 CELERY_BEAT_SCHEDULE = {
@@ -225,6 +227,24 @@ DEMO_PAGE = env_bool("DEMO_PAGE", default=DEBUG)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
+# Email (the service-level alerts): SMTP when EMAIL_HOST is set, else written to the console (embedded mode).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "contact-centre@localhost")
+# The product's address as people reach it, for links in emails (the wallboard's in an alert).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+
 # Two-factor sign-in (contactcentre/two_factor.py): the name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = os.environ.get("TWO_FACTOR_ISSUER", "Contact centre")
 

@@ -7,6 +7,7 @@ tests/security/test_periodic_jobs_isolation.py.
 """
 
 from crm import services as crm_services
+from reports import alerts as reports_alerts
 from routing import engine
 
 PERIODIC_JOBS = [
@@ -18,4 +19,5 @@ PERIODIC_JOBS = [
     engine.sweep_calls,
     engine.expire_lost_connections,
     crm_services.transcripts_expire,
+    reports_alerts.alert_service_levels,
 ]

@@ -323,6 +323,9 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["company", "state", "arrived_at"], name="call_company_state"),
             models.Index(fields=["agent", "state"], name="call_agent_state"),
+            # The wallboard's live figures (reports/live.py): a company's calls answered or ended lately.
+            models.Index(fields=["company", "answered_at"], name="call_company_answered"),
+            models.Index(fields=["company", "ended_at"], name="call_company_ended"),
         ]
 
     def __str__(self) -> str:
@@ -394,3 +397,33 @@ class AgentStatusInterval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.status} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ServiceLevelBreach(models.Model):
+    """A queue's service-level alert state (reports/alerts.py): whether its live service level is below its
+    warning threshold now, since when, and whether the supervisors were emailed for this breach. One row
+    per queue, locked while the alert job decides, so two workers never both send."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    webchat_queue = models.OneToOneField(
+        WebchatQueue, on_delete=models.CASCADE, null=True, blank=True, related_name="sl_breach"
+    )
+    voice_queue = models.OneToOneField(
+        VoiceQueue, on_delete=models.CASCADE, null=True, blank=True, related_name="sl_breach"
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the breach began; blank: none now."
+    )
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When this breach was emailed.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When the last breach ended.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(webchat_queue__isnull=True) ^ Q(voice_queue__isnull=True),
+                name="sl_breach_one_queue",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webchat_queue or self.voice_queue}: {'breach' if self.started_at else 'ok'}"

@@ -1,9 +1,14 @@
-"""Real HTTP(S) servers on this machine's loopback, standing in for a company's telephony system."""
+"""Real servers on this machine's loopback: HTTP(S), standing in for a company's telephony system, and SMTP,
+standing in for the mail server the product sends its emails through."""
 
 import socket
 import ssl
 import threading
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
 
 
 class _Server(ThreadingHTTPServer):
@@ -101,3 +106,26 @@ class Endpoint:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+class MailServer:
+    """An SMTP server (aiosmtpd) in a thread on loopback that keeps every message it is given: `messages`
+    (parsed), each with the envelope's recipients in `envelopes`."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+        self.host = host
+        with socket.socket() as probe:  # aiosmtpd needs a port number: take a free one
+            probe.bind((host, 0))
+            self.port = probe.getsockname()[1]
+        self._controller = Controller(self, hostname=host, port=self.port)
+        self._controller.start()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.envelopes.append(list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+    def stop(self) -> None:
+        self._controller.stop()

@@ -28,18 +28,18 @@ def test_the_wallboard_shows_waiting_chats_and_agents_statuses(
     engine.chat_take(agent=agent, chat_id=mine.pk)
     engine.chat_activate(agent=agent, chat_id=mine.pk)
     content = supervisor_client.get("/wallboard/").content.decode()
-    assert '<th scope="row">Support</th>' in content
-    assert '<td class="number number--waiting">1</td>' in content
+    assert '<span class="channel channel--chat">Chat</span> Support</th>' in content
+    assert '<td class="number number--waiting" data-figure="waiting">1</td>' in content
     assert "data-since=" in content
     assert f'<th scope="row">{agent.name}</th>' in content
     assert "Handling a chat</span>" in content
-    assert '<td class="number">1</td>' in content
+    assert '<td class="number" data-figure="chats-held">1</td>' in content
 
 
 def test_the_wallboard_refreshes_its_board_when_told(supervisor_client):
     content = supervisor_client.get("/wallboard/board/", headers={"HX-Request": "true"}).content.decode()
     assert content.lstrip().startswith('<div id="board"')
-    assert 'hx-trigger="wallboard-changed from:body, agent-resync from:body"' in content
+    assert 'hx-trigger="wallboard-changed from:body, agent-resync from:body, every 20s"' in content
 
 
 def test_the_wallboard_shows_only_the_supervisors_company(supervisor_client, other_company_chat):
@@ -88,5 +88,45 @@ def test_the_wallboard_counts_waiting_and_held_chats_not_closed_ones(supervisor_
     closed = {"state": "closed", "outcome": "completed", "agent": agent}
     factories.ChatFactory.create_batch(4, queue=manual_queue, **closed)
     content = supervisor_client.get("/wallboard/").content.decode()
-    assert '<td class="number number--waiting">2</td>' in content
-    assert '<td class="number">1</td>' in content
+    assert '<td class="number number--waiting" data-figure="waiting">2</td>' in content
+    assert '<td class="number" data-figure="chats-held">1</td>' in content
+
+
+def test_supervisors_turn_their_own_alert_emails_on_and_off(client, company):
+    supervisor = factories.MembershipFactory(
+        company=company, role=Role.SUPERVISOR, user=factories.UserFactory(email="sue@centre.example")
+    )
+    colleague = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
+    log_in_verified(client, supervisor.user)
+    content = client.get("/wallboard/").content.decode()
+    assert '<input type="checkbox" name="kpi_alert_emails">' in content
+    assert "(sue@centre.example)" in content
+
+    response = client.post("/wallboard/alerts/", {"kpi_alert_emails": "on"})
+    assert (response.status_code, response["Location"]) == (302, "/wallboard/")
+    supervisor.refresh_from_db()
+    colleague.refresh_from_db()
+    assert supervisor.kpi_alert_emails and not colleague.kpi_alert_emails
+    assert (
+        '<input type="checkbox" name="kpi_alert_emails" checked>'
+        in client.get("/wallboard/").content.decode()
+    )
+
+    client.post("/wallboard/alerts/", {})
+    supervisor.refresh_from_db()
+    assert not supervisor.kpi_alert_emails
+
+
+def test_agents_may_not_set_alert_emails(agent_client, agent):
+    assert agent_client.post("/wallboard/alerts/", {"kpi_alert_emails": "on"}).status_code == 403
+    agent.refresh_from_db()
+    assert not agent.kpi_alert_emails
+
+
+def test_administrators_set_anyones_alert_emails_in_the_admin(client, company):
+    admin = factories.MembershipFactory(company=company, role=Role.ADMINISTRATOR, user__is_staff=True)
+    log_in_verified(client, admin.user)
+    supervisor = factories.MembershipFactory(company=company, role=Role.SUPERVISOR)
+    page = client.get(f"/admin/contactcentre/membership/{supervisor.pk}/change/")
+    assert page.status_code == 200
+    assert '<input type="checkbox" name="kpi_alert_emails"' in page.content.decode()

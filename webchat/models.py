@@ -186,6 +186,9 @@ class Chat(models.Model):
             models.Index(fields=["agent", "state"], name="chat_agent_state"),
             models.Index(fields=["state", "wrapup_deadline"], name="chat_wrapup_deadline"),
             models.Index(fields=["company", "state"], name="chat_company_state"),
+            # The wallboard's live figures (reports/live.py): a company's chats answered or ended lately.
+            models.Index(fields=["company", "answered_at"], name="chat_company_answered"),
+            models.Index(fields=["company", "ended_at"], name="chat_company_ended"),
         ]
 
     def __str__(self) -> str:

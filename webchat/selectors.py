@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
 from contactcentre.models import Membership, Presence
 from crm import selectors as crm_selectors
+from reports import live as reports_live
 from routing import selectors as routing_selectors
-from routing.models import BreakReason, WebchatQueue
+from routing.models import AgentStatusInterval, BreakReason, Call, CallState, WebchatQueue
 from webchat.models import HELD_STATES, Chat, Classification, ResponseTemplate, Sender
 from webchat.templatetags.inbox import customer_left, since, state_label, wait_alert
 
@@ -289,21 +291,61 @@ def inbox_page_get(*, agent: Membership, chat: Chat | None = None) -> dict:
 # The wallboard
 
 
+WALLBOARD_REFRESH_SECONDS = 20
+# A call an agent holds: in conversation or in its wrap-up (a call ringing them still waits).
+CALLS_HELD_STATES = (CallState.CONNECTED, CallState.WRAPUP)
+
+
 def wallboard_get(*, company_id: int) -> dict:
-    """Every enabled queue of the company with its waiting chats and longest wait, and every agent with
-    their status and how many chats they hold: people logged in first."""
-    queues = routing_selectors.queues_with_oldest(
-        queues=routing_selectors.queues_with_waiting(
-            queues=WebchatQueue.objects.filter(company_id=company_id, enabled=True)
-        )
+    """Every enabled queue of the company, chat and voice, with its live figures (reports.live), and every
+    agent with their status, how long they have been in it, and the chats and calls they hold: people
+    logged in first. A constant number of queries whatever the number of queues and agents."""
+    now = timezone.now()
+    queues = reports_live.queues_live(company_id=company_id, now=now)
+    calls_held = (
+        Call.objects.filter(agent_id=OuterRef("pk"), state__in=CALLS_HELD_STATES)
+        .order_by()
+        .values("agent_id")
+        .annotate(n=Count("pk"))
     )
+    open_interval = AgentStatusInterval.objects.filter(agent_id=OuterRef("pk"), ended_at__isnull=True)
     members = list(
         Membership.objects.filter(company_id=company_id)
         .select_related("user", "break_reason")
-        .annotate(held=routing_selectors.held_count())
+        .annotate(
+            held=routing_selectors.held_count(),
+            calls_held=Coalesce(Subquery(calls_held.values("n")), 0, output_field=IntegerField()),
+            status_started_at=Subquery(open_interval.values("started_at")[:1]),
+        )
     )
     statuses = routing_selectors.agent_statuses(members)
-    agents = [(member, statuses[member.pk]) for member in members]
+    agents = [
+        WallboardAgent(member, status, _time_in_status_since(member, status))
+        for member, status in ((member, statuses[member.pk]) for member in members)
+    ]
     # Logged-in people first: the board is about who is working now.
-    agents.sort(key=lambda row: (row[0].presence == Presence.UNAVAILABLE, row[0].name.lower()))
-    return {"queues": queues, "agents": agents, "now": timezone.now()}
+    agents.sort(key=lambda row: (row.member.presence == Presence.UNAVAILABLE, row.member.name.lower()))
+    return {
+        "queues": queues,
+        "queues_below_warning": [queue for queue in queues if queue.below_warning],
+        "agents": agents,
+        "now": now,
+        "refresh_seconds": WALLBOARD_REFRESH_SECONDS,
+    }
+
+
+@dataclass(frozen=True)
+class WallboardAgent:
+    member: Membership
+    status: routing_selectors.AgentStatus
+    since: datetime | None
+
+
+def _time_in_status_since(member: Membership, status: routing_selectors.AgentStatus) -> datetime | None:
+    """When the agent's status began: the start of their open status interval (the status history, which
+    also starts a new interval when a chat ends and the agent is Available again), or the status's own
+    moment when there is no history yet."""
+    started = member.status_started_at
+    if started is not None and (status.since is None or started >= status.since):
+        return started
+    return status.since

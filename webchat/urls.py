@@ -37,4 +37,5 @@ urlpatterns = [
     path("inbox/<uuid:chat_id>/contact/new/", views.create_contact, name="inbox_create_contact"),
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/board/", views.wallboard_board, name="wallboard_board"),
+    path("wallboard/alerts/", views.wallboard_alerts, name="wallboard_alerts"),
 ]

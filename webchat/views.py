@@ -22,6 +22,7 @@ from contactcentre.models import Membership
 from contactcentre.views import AgentRequest, agent_required
 from crm import selectors as crm_selectors
 from crm import services as crm_services
+from reports import alerts as reports_alerts
 from routing import engine
 from routing.engine import TransitionError
 from webchat import selectors
@@ -481,3 +482,13 @@ def wallboard_board(request: AgentRequest) -> HttpResponse:
     return render(
         request, f"{WALLBOARD}#board", selectors.wallboard_get(company_id=_supervisor(request).company_id)
     )
+
+
+@require_POST
+@agent_required
+def wallboard_alerts(request: AgentRequest) -> HttpResponse:
+    """The supervisor turns their own service-level alert emails on or off."""
+    reports_alerts.alert_emails_set(
+        member=_supervisor(request), on=request.POST.get("kpi_alert_emails") == "on"
+    )
+    return redirect("wallboard")

@@ -11,8 +11,10 @@ from contactcentre.celery import app
 from contactcentre.models import Membership, Presence
 from crm.models import Interaction
 from routing import engine, jobs, scheduler
+from routing.models import ServiceLevelBreach
 from tests import factories
 from tests.engine.conftest import drive_to, open_chat, reload
+from tests.reports.live_support import breaching_traffic
 
 
 def scheduled_tasks():
@@ -97,6 +99,13 @@ def _work_for_every_job():
     logged = drive_to("closed", queue, agent)
     interaction = Interaction.objects.get(chat=logged)
     checks["transcripts_expire"] = lambda: reload(interaction).anonymised_at is not None
+
+    # A queue whose service level will be below its warning when the tick comes (two days from now).
+    queue = factories.WebchatQueueFactory(auto_allocate=False)
+    breaching_traffic(queue, timezone.now() + dt.timedelta(days=2))
+    checks["alert_service_levels"] = lambda: ServiceLevelBreach.objects.filter(
+        webchat_queue=queue, started_at__isnull=False
+    ).exists()
 
     return checks, gone
 

@@ -286,6 +286,15 @@ CASES: dict[str, Case] = {
     "wallboard/board/": lambda w, actor: [
         get("/wallboard/board/", expect=served(actor, ("supervisor", "administrator")))
     ],
+    # A supervisor's own alert emails: the route names nobody else, so there is nobody else to reach.
+    "wallboard/alerts/": lambda w, actor: [
+        post(
+            "/wallboard/alerts/",
+            {"kpi_alert_emails": "on"},
+            expect=served(actor, ("supervisor", "administrator")),
+        ),
+        get("/wallboard/alerts/"),
+    ],
     # The staffing calculator: a question about the company's own queues, for supervisors and administrators.
     "reports/staffing.json": lambda w, actor: [
         get(

@@ -19,8 +19,9 @@ from django.utils import timezone
 from contactcentre.models import Membership, Presence
 from crm.models import Interaction
 from routing import engine, jobs, scheduler
-from routing.models import Call
+from routing.models import Call, ServiceLevelBreach
 from tests import factories
+from tests.reports.live_support import breaching_traffic
 from webchat.models import Chat, Message, Sender
 
 
@@ -242,6 +243,23 @@ def transcripts_expire_case(broken, healthy, clock, refuse_updates) -> Callable[
     return check
 
 
+def alert_service_levels_case(broken, healthy, clock, refuse_updates) -> Callable[[], None]:
+    queues = []
+    for company in (broken, healthy, broken):
+        queue = factories.WebchatQueueFactory(company=company, auto_allocate=False)
+        breaching_traffic(queue, timezone.now())
+        queues.append(queue)
+        clock.shift(1)
+    states = [ServiceLevelBreach.objects.create(company=q.company, webchat_queue=q) for q in queues]
+    refuse_updates("routing_servicelevelbreach", [states[0].pk, states[2].pk])
+
+    def check() -> None:
+        assert reload(states[1]).started_at is not None
+        assert reload(states[0]).started_at is None and reload(states[2]).started_at is None
+
+    return check
+
+
 def poison(chat: Chat) -> None:
     """What an older release let a customer store: a message under the id of the chat's next system
     message, which makes that system message (here, the logout's) break the unique constraint."""
@@ -266,6 +284,7 @@ CASES = {
     "sweep_calls": sweep_calls_case,
     "expire_lost_connections": expire_lost_connections_case,
     "transcripts_expire": transcripts_expire_case,
+    "alert_service_levels": alert_service_levels_case,
 }
 
 
