@@ -23,7 +23,7 @@ from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 # Waits are for events, with room for a busy machine: a passing test never waits this long.
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -83,8 +83,12 @@ async def test_customers_left_waiting_after_a_burst_of_takes_hear_their_new_plac
         assert frame == {"type": "state", "state": "queued", "position": expected_place}
 
 
+# Long enough that a few takes on a busy machine fit well inside it, so "at once" never measures the load.
+INTERVAL = 1.0
+
+
 async def test_a_burst_of_changes_to_a_queue_is_told_to_its_agents_once_at_once_and_once_after(monkeypatch):
-    monkeypatch.setattr(events, "COALESCE_SECONDS", 0.3)
+    monkeypatch.setattr(events, "COALESCE_SECONDS", INTERVAL)
     queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
     agent = await database_sync_to_async(factories.MembershipFactory)(company=queue.company)
     # Written directly: opening them through the engine would tell the queue too.
@@ -104,7 +108,7 @@ async def test_a_burst_of_changes_to_a_queue_is_told_to_its_agents_once_at_once_
     last = await agents_of_queue.next_frame("queue")
     last_at = loop.time()
     assert first == last == {"type": "queue", "queue_id": queue.pk}
-    assert first_at - started < 0.3 <= last_at - started
+    assert first_at - started < INTERVAL <= last_at - started
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(agents_of_queue.next_frame("queue"), timeout=0.6)
 
@@ -112,7 +116,7 @@ async def test_a_burst_of_changes_to_a_queue_is_told_to_its_agents_once_at_once_
 async def test_a_burst_of_changes_to_a_queue_tells_its_waiting_customers_their_places_at_once_and_once_after(
     monkeypatch,
 ):
-    monkeypatch.setattr(events, "COALESCE_SECONDS", 0.3)
+    monkeypatch.setattr(events, "COALESCE_SECONDS", INTERVAL)
     queue = await database_sync_to_async(factories.WebchatQueueFactory)(auto_allocate=False)
     agent = await database_sync_to_async(factories.MembershipFactory)(company=queue.company)
     # Written directly: opening them through the engine would tell places too.
@@ -131,7 +135,7 @@ async def test_a_burst_of_changes_to_a_queue_tells_its_waiting_customers_their_p
     # The first place is read when the first take is told; the one after the interval, after all three.
     assert first["position"] in (2, 3, 4)
     assert final == {"type": "state", "state": "queued", "position": 2}
-    assert first_at - started < 0.3 <= final_at - started
+    assert first_at - started < INTERVAL <= final_at - started
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(last.next_frame("state"), timeout=0.6)
 
