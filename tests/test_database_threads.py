@@ -4,6 +4,8 @@ supervisor, the browser tests' live server): the child's calls run on threads of
 import asyncio
 import os
 
+import pytest
+
 from runtime.database import in_database
 
 
@@ -12,6 +14,8 @@ def answer() -> int:
     return 42
 
 
+# The database threads close their obsolete connections around each call, which counts as database access.
+@pytest.mark.django_db
 def test_a_call_decorated_before_a_fork_runs_in_the_forked_child():
     # The parent has used its threads, so their pool counts idle workers that a child would not have.
     assert asyncio.run(answer()) == 42
