@@ -22,12 +22,13 @@ its link carries the report's filters plus the conditions below, and the drill-d
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from crm.models import Interaction
 from reports.filters import FilterError, ReportFilters
+from reports.queries import short_abandoned_q
 
 OFFERED, ANSWERED, ABANDONED, SHORT_ABANDONED, REFUSED = (
     "offered",
@@ -156,22 +157,6 @@ def _target() -> Coalesce:
     )
 
 
-def _short_abandoned() -> Q:
-    return Q(outcome=ABANDONED, elapsed__lte=F("short_limit"))
-
-
-def _annotate(rows: QuerySet[Interaction]) -> QuerySet[Interaction]:
-    short_limit = ExpressionWrapper(
-        Coalesce(
-            F("arrival_webchat_queue__short_abandon_seconds"), F("arrival_voice_queue__short_abandon_seconds")
-        )
-        * Value(dt.timedelta(seconds=1)),
-        output_field=DurationField(),
-    )
-    elapsed = ExpressionWrapper(F("ended_at") - F("opened_at"), output_field=DurationField())
-    return rows.annotate(short_limit=short_limit, elapsed=elapsed)
-
-
 IN_A_QUEUE = ~Q(arrival_webchat_queue__isnull=True, arrival_voice_queue__isnull=True)
 ANSWERED_Q = Q(wait_seconds__isnull=False)
 
@@ -198,7 +183,7 @@ def narrow(
     elif conditions.outcome in (ABANDONED, REFUSED):
         rows = rows.filter(outcome=conditions.outcome)
     elif conditions.outcome == SHORT_ABANDONED:
-        rows = _annotate(rows).filter(_short_abandoned())
+        rows = rows.filter(short_abandoned_q(filters.company_id))
     if conditions.answered_within_target is not None:
         rows = rows.annotate(target=_target()).filter(ANSWERED_Q)
         within = Q(wait_seconds__lte=F("target"))

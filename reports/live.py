@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from django.db.models import (
     Count,
-    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -34,8 +33,6 @@ from routing.models import Call, CallState, VoiceQueue, WebchatQueue
 from webchat.models import Chat, ChatState, Outcome
 
 CHAT, VOICE = "chat", "voice"
-SECOND = timedelta(seconds=1)
-MINUTE = timedelta(minutes=1)
 
 # A call is waiting until an agent answers it: queued, or ringing an agent.
 CALL_WAITING_STATES = (CallState.WAITING, CallState.OFFERED)
@@ -106,26 +103,38 @@ def day_start(now: datetime) -> datetime:
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _seconds(field: str) -> ExpressionWrapper:
-    """A queue setting in seconds, as an interval the database can compare with a difference of times."""
-    return ExpressionWrapper(F(field) * SECOND, output_field=DurationField())
+def _per_queue(queues, queue: str, condition) -> Q:
+    """`condition(settings_queue)` for the rows of each queue, as one condition: each queue's own window and
+    thresholds, written as plain times and intervals that every database compares (PostgreSQL and the
+    embedded SQLite alike), in the one query whatever the number of queues."""
+    combined = Q(pk__in=[])
+    for settings_queue in queues:
+        combined |= Q(**{f"{queue}_id": settings_queue.pk}) & condition(settings_queue)
+    return combined
 
 
 def _counts(
-    rows, *, queue: str, arrived: str, now: datetime, today: datetime, longest: int, handle
+    rows, *, queues, queue: str, arrived: str, now: datetime, today: datetime, longest: int, handle
 ) -> dict[int, dict]:
     """Counts per queue id: in the queue's window, the contacts answered (within target) and abandoned
     (short); today, those answered, abandoned and handled (answered and ended) with their handle time.
 
     A contact counts when the event happens: answered when first answered, abandoned when the customer
     left. The counting queue is the one it arrived in."""
-    window = ExpressionWrapper(now - F(f"{queue}__kpi_window_minutes") * MINUTE, output_field=DateTimeField())
-    answered = Q(answered_at__isnull=False, answered_at__gte=window)
-    within = Q(answered_at__lte=F(arrived) + _seconds(f"{queue}__sl_target_seconds"))
-    abandoned = Q(outcome=Outcome.ABANDONED, ended_at__gte=window)
+
+    def window(q) -> datetime:
+        return now - timedelta(minutes=q.kpi_window_minutes)
+
+    answered = _per_queue(queues, queue, lambda q: Q(answered_at__isnull=False, answered_at__gte=window(q)))
+    within = _per_queue(
+        queues, queue, lambda q: Q(answered_at__lte=F(arrived) + timedelta(seconds=q.sl_target_seconds))
+    )
+    abandoned = Q(outcome=Outcome.ABANDONED) & _per_queue(queues, queue, lambda q: Q(ended_at__gte=window(q)))
     # Short: within the threshold; a threshold of 0 makes every abandon count.
-    short = Q(**{f"{queue}__short_abandon_seconds__gt": 0}) & Q(
-        ended_at__lte=F(arrived) + _seconds(f"{queue}__short_abandon_seconds")
+    short = _per_queue(
+        [q for q in queues if q.short_abandon_seconds > 0],
+        queue,
+        lambda q: Q(ended_at__lte=F(arrived) + timedelta(seconds=q.short_abandon_seconds)),
     )
     handled_today = Q(answered_at__isnull=False, ended_at__gte=today)
     # Only the contacts answered or ended since the earlier of midnight and the longest window's start.
@@ -192,6 +201,7 @@ def queues_live(*, company_id: int, now: datetime | None = None) -> list[QueueLi
     longest = max((q.kpi_window_minutes for q in chat_queues + voice_queues), default=0)
     chat_counts = _counts(
         Chat.objects.filter(**scope),
+        queues=chat_queues,
         queue="arrival_queue",
         arrived="created_at",
         now=now,
@@ -201,6 +211,7 @@ def queues_live(*, company_id: int, now: datetime | None = None) -> list[QueueLi
     )
     call_counts = _counts(
         Call.objects.filter(**scope),
+        queues=voice_queues,
         queue="queue",
         arrived="arrived_at",
         now=now,

@@ -33,7 +33,6 @@ from webchat.models import Classification
 
 # Outcomes (docs/reports.md "Outcomes").
 ABANDONED, REFUSED = "abandoned", "refused"
-SECOND = dt.timedelta(seconds=1)
 # The customer's rating: no interaction holds one yet. When `Interaction.csat_score` exists, its totals are
 # read; until then every rating figure is empty and its count 0.
 CSAT_FIELD = "csat_score"
@@ -63,12 +62,18 @@ def interactions(filters: ReportFilters) -> QuerySet[Interaction]:
     return rows.order_by("opened_at", "pk")
 
 
-def _seconds_threshold(name: str) -> ExpressionWrapper:
-    """The arrival queue's setting `name` (seconds) as an interval, whichever channel it is."""
-    return ExpressionWrapper(
-        Coalesce(F(f"arrival_webchat_queue__{name}"), F(f"arrival_voice_queue__{name}")) * Value(SECOND),
-        output_field=DurationField(),
-    )
+def short_abandoned_q(company_id: int) -> Q:
+    """Abandoned within the arrival queue's short-abandon threshold: each queue's own threshold, written as
+    a time plus a fixed interval, which every database compares (PostgreSQL and the embedded SQLite)."""
+    condition = Q(pk__in=[])
+    for field, model in (("arrival_webchat_queue", WebchatQueue), ("arrival_voice_queue", VoiceQueue)):
+        for pk, seconds in model.objects.filter(company_id=company_id).values_list(
+            "pk", "short_abandon_seconds"
+        ):
+            condition |= Q(**{f"{field}_id": pk}) & Q(
+                ended_at__lte=F("opened_at") + dt.timedelta(seconds=seconds)
+            )
+    return Q(outcome=ABANDONED) & condition
 
 
 def _csat_sums() -> dict:
@@ -103,17 +108,15 @@ def queue_interval_counts(filters: ReportFilters) -> list[QueueCounts]:
     answered = Q(wait_seconds__isnull=False)
     abandoned = Q(outcome=ABANDONED)
     wrapped_up = answered & Q(wrapup_seconds__gt=0)
-    elapsed = ExpressionWrapper(F("ended_at") - F("opened_at"), output_field=DurationField())
+    short = short_abandoned_q(filters.company_id)
     grouped = (
         interactions(filters)
         .exclude(arrival_webchat_queue__isnull=True, arrival_voice_queue__isnull=True)
         .annotate(
             bucket=Trunc("opened_at", filters.interval, tzinfo=filters.tzinfo),
-            short_limit=_seconds_threshold("short_abandon_seconds"),
             target=Coalesce(
                 F("arrival_webchat_queue__sl_target_seconds"), F("arrival_voice_queue__sl_target_seconds")
             ),
-            elapsed=elapsed,
         )
         .order_by()
         .values("arrival_webchat_queue_id", "arrival_voice_queue_id", "bucket")
@@ -122,7 +125,7 @@ def queue_interval_counts(filters: ReportFilters) -> list[QueueCounts]:
             offered=Count("pk", filter=~Q(outcome=REFUSED)),
             answered=Count("pk", filter=answered),
             abandoned=Count("pk", filter=abandoned),
-            short_abandoned=Count("pk", filter=abandoned & Q(elapsed__lte=F("short_limit"))),
+            short_abandoned=Count("pk", filter=short),
             answered_within_target=Count("pk", filter=answered & Q(wait_seconds__lte=F("target"))),
             total_wait_seconds=Sum("wait_seconds", filter=answered),
             max_wait_seconds=Max("wait_seconds", filter=answered),
