@@ -89,7 +89,7 @@ def load(slug: str, interactions: int, agents: int, *, today: dt.date, seed: flo
     unusable = make_password(None)
     users = User.objects.bulk_create(
         [
-            User(username=f"{slug}a{i}", first_name="Agent", last_name=str(i), password=unusable)
+            User(username=f"{slug}a{i}", first_name=f"Agent {i}", password=unusable)
             for i in range(agents)
         ]
     )
@@ -148,7 +148,9 @@ def _interactions(
     voice 40% (60/40%); chats completed 85%, abandoned 8%, left after an answer 3%, refused 3%, closed
     with their queue 1%; calls completed 88%, abandoned 12%. Arrivals over the day around 14:00 UTC.
     Waits exponential (mean 25 s chat, 15 s voice), handle 2–12 min (chat) or 1–8 min (voice), wrap-up
-    0–60 s (a fifth without), the classification skewed to the first ones (a tenth unclassified)."""
+    0–60 s (a fifth without), the classification skewed to the first ones (a tenth unclassified). Rows are
+    inserted in the order they arrived, day after day, as the product writes them (a month's rows are then
+    on a twelfth of the table's pages, not spread over all of them)."""
     from django.db import connection
 
     from crm.models import Interaction
@@ -158,12 +160,12 @@ def _interactions(
     WITH base AS MATERIALIZED (
         SELECT g, random() AS r_channel, random() AS r_queue, random() AS r_outcome, random() AS r_wait,
                random() AS r_handle, random() AS r_wrap, random() AS r_agent, random() AS r_class,
-               random() AS r_day, (random() + random() + random()) / 3 AS r_hour
+               (random() + random() + random()) / 3 AS r_hour
         FROM generate_series(%(first)s, %(last)s) AS g
     ), shaped AS MATERIALIZED (
         SELECT g, r_wait, r_handle, r_wrap, r_agent, r_class, r_queue,
                r_channel < 0.6 AS chat,
-               %(start)s::timestamptz + floor(r_day * {DAYS}) * interval '1 day'
+               %(start)s::timestamptz + floor((g - 1)::float * {DAYS} / %(total)s) * interval '1 day'
                    + (3 + r_hour * 22) * interval '1 hour' AS opened_at,
                CASE WHEN r_channel < 0.6 THEN
                    CASE WHEN r_outcome < 0.85 THEN 'completed' WHEN r_outcome < 0.93 THEN 'abandoned'
@@ -233,9 +235,11 @@ def _interactions(
                     ELSE %(n_chat)s + 1 + floor(r_agent * %(n_voice)s)::int END AS agent_position
         FROM full_rows
     ) AS rows
+    ORDER BY opened_at
     """
     ordered_agents = chat_agents + [a for a in voice_agents if a not in chat_agents]
     params = {
+        "total": n,
         "start": start,
         "company": company_id,
         "chat_ids": [pk for pk, _ in chat_queues],
