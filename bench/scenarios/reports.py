@@ -88,10 +88,7 @@ def load(slug: str, interactions: int, agents: int, *, today: dt.date, seed: flo
     User = get_user_model()
     unusable = make_password(None)
     users = User.objects.bulk_create(
-        [
-            User(username=f"{slug}a{i}", first_name=f"Agent {i}", password=unusable)
-            for i in range(agents)
-        ]
+        [User(username=f"{slug}a{i}", first_name=f"Agent {i}", password=unusable) for i in range(agents)]
     )
     members = Membership.objects.bulk_create(
         [Membership(user=user, company=company, can_webchat=True) for user in users]
