@@ -1,13 +1,14 @@
 """`make bench`: the deployment and its baselines under load, in one run, with a report.
 
-    python -m bench.run            # the full run (about 15 minutes)
+    python -m bench.run            # the full run (about 15 minutes, and 19 more for scenario 5)
     python -m bench.run --quick    # a smoke run (about 2 minutes)
     python -m bench.run --only s1,s4 --compare uvicorn,lists
 
 It creates its own database (contactcentre_bench) and uses its own Redis database (6379/5, flushed at the
 start), starts every server pinned to core 0 and runs this load generator on core 1, and writes
-bench/results/<time>/results.json, report.md, latency.png and the servers' logs. A full run also refreshes
-docs/performance-latency.png and the figures block of docs/performance.md.
+bench/results/<time>/results.json, report.md, latency.png and the servers' logs. A full run of s1-s4 also
+refreshes docs/performance-latency.png and the figures block of docs/performance.md; a full-profile run with
+s5 its reports block.
 """
 
 import argparse
