@@ -10,6 +10,12 @@ from bench.common import ROOT
 DOC = ROOT / "docs" / "performance.md"
 DOC_PLOT = ROOT / "docs" / "performance-latency.png"
 START, END = "<!-- bench:figures:start -->", "<!-- bench:figures:end -->"
+# Scenario 5 (reports) has a block of its own, refreshed by any full-profile run that includes it.
+REPORTS_START, REPORTS_END = "<!-- bench:reports:start -->", "<!-- bench:reports:end -->"
+# The scenarios of the figures block: a full run of all of them refreshes it.
+FIGURES_SCENARIOS = ("s1", "s2", "s3", "s4")
+# Scenario 5's targets: p95 for a month's range and for a year's, ms.
+REPORT_TARGETS_MS = {"month": 300, "year": 1000}
 
 
 def _fmt(value, unit: str = "", digits: int = 1) -> str:
@@ -373,7 +379,57 @@ def pages_section(s4: dict) -> list[str]:
     return lines
 
 
-def markdown(results: dict) -> str:
+def reports_section(s5: dict) -> list[str]:
+    if "error" in s5:
+        return [f"Scenario 5 failed: `{s5['error']}`"]
+    lines = [
+        f"### 5. Reports over {s5['interactions']:,} interactions (a year of one company;"
+        f" {s5['other_company_interactions']:,} of another company's beside them,"
+        f" {s5['status_intervals']:,} agent status intervals)",
+        "",
+        f"Month {s5['month'][0]} to {s5['month'][1]}, year {s5['year'][0]} to {s5['year'][1]};"
+        f" up to {s5['requests']} requests each after a warm-up one, one at a time (at least 3 once"
+        f" {s5.get('budget_s', '—')} s are spent: `measured` in `results.json`); data loaded and analysed in"
+        f" {_fmt(s5.get('load_seconds'), 's')}. The pages' times are to the end of the page; the exports'"
+        " to their first byte, to their first data row and to their end (the body read as it streams).",
+        "",
+        "| request | target (p95) | p50 | p95 | first byte p50 / p95 | first row p95 | rows | bytes |"
+        " queries | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, t in s5.get("timing", {}).items():
+        target = REPORT_TARGETS_MS[t["range"]]
+        total, first = t.get("total", {}), t.get("first_byte", {})
+        p95 = total.get("p95_ms")
+        ok_status = set(t.get("statuses", {})) == {"200"}
+        queries = s5.get("queries", {}).get(name, {}).get("queries")
+        if t["kind"] == "csv":
+            first_cell = f"{_fmt(first.get('p50_ms'), 'ms', 1)} / {_fmt(first.get('p95_ms'), 'ms', 1)}"
+            row_cell = _fmt((t.get("first_row") or {}).get("p95_ms"), "ms", 1)
+            first_ok = first.get("p95_ms") is not None and first["p95_ms"] < target
+            end_ok = p95 is not None and p95 < target
+            verdict = _met(ok_status and end_ok) if first_ok or not ok_status else "**not met** (first byte)"
+            if ok_status and first_ok and not end_ok:
+                verdict = "first byte met; **end not met**"
+        else:
+            first_cell = row_cell = "—"
+            verdict = _met(ok_status and p95 is not None and p95 < target)
+        lines.append(
+            f"| {name.replace('_', ' ')} `{t['path'].split('?')[0]}` | < {target:,} ms |"
+            f" {_fmt(total.get('p50_ms'), 'ms', 1)} | {_fmt(p95, 'ms', 1)} | {first_cell} | {row_cell} |"
+            f" {_fmt(t.get('rows'))} | {_fmt(t.get('bytes'))} | {_fmt(queries)} | {verdict} |"
+        )
+    slow = [plan for plan in s5.get("explain", []) if plan.get("plan")]
+    if slow:
+        lines += [
+            "",
+            "Slowest queries (EXPLAIN ANALYZE in `results.json`): "
+            + "; ".join(f"{plan['ms']:.0f} ms: `{plan['sql'][:90]}…`" for plan in slow),
+        ]
+    return lines
+
+
+def markdown(results: dict, *, only: tuple[str, ...] | None = None) -> str:
     machine = results.get("machine", {})
     scenarios = results.get("scenarios", {})
     lines = [
@@ -388,14 +444,15 @@ def markdown(results: dict) -> str:
         ("connections", connections_section),
         ("allocation", allocation_section),
         ("pages", pages_section),
+        ("reports", reports_section),
     )
     for key, render in sections:
-        if key in scenarios:
+        if key in scenarios and (only is None or key in only):
             lines += render(scenarios[key]) + [""]
     speeds = [
         f"{key.replace('_', ' ')} {speed['before']['median_ms']:.0f} → {speed['after']['median_ms']:.0f}"
         for key, result in scenarios.items()
-        if (speed := result.get("machine_speed"))
+        if (speed := result.get("machine_speed")) and (only is None or key in only)
     ]
     if speeds:
         lines += [
@@ -463,19 +520,30 @@ def plot(results: dict, path: Path) -> bool:
     return True
 
 
-def write(results: dict, run_dir: Path, *, update_docs: bool) -> str:
+def _replace_block(start: str, end: str, text: str) -> None:
+    if not DOC.exists():
+        return
+    doc = DOC.read_text()
+    if start in doc and end in doc:
+        head, rest = doc.split(start, 1)
+        _, tail = rest.split(end, 1)
+        DOC.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
+def write(results: dict, run_dir: Path, *, update_docs: bool, update_reports_docs: bool = False) -> str:
+    """The run's report.md (and plot); `update_docs` refreshes the figures block of docs/performance.md
+    (scenarios 1–4), `update_reports_docs` its reports block (scenario 5)."""
     text = markdown(results)
     (run_dir / "report.md").write_text(text + "\n")
     plotted = plot(results, run_dir / "latency.png")
     if update_docs:
         if plotted:
             shutil.copyfile(run_dir / "latency.png", DOC_PLOT)
-        if DOC.exists():
-            doc = DOC.read_text()
-            if START in doc and END in doc:
-                head, rest = doc.split(START, 1)
-                _, tail = rest.split(END, 1)
-                DOC.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+        _replace_block(
+            START, END, markdown(results, only=("chat_latency", "connections", "allocation", "pages"))
+        )
+    if update_reports_docs and "reports" in results.get("scenarios", {}):
+        _replace_block(REPORTS_START, REPORTS_END, markdown(results, only=("reports",)))
     return text
 
 
@@ -484,4 +552,11 @@ if __name__ == "__main__":
 
     source = Path(sys.argv[1])
     data = json.loads(source.read_text())
-    print(write(data, source.parent, update_docs="--docs" in sys.argv))
+    print(
+        write(
+            data,
+            source.parent,
+            update_docs="--docs" in sys.argv,
+            update_reports_docs="--reports-docs" in sys.argv,
+        )
+    )

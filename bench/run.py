@@ -1,13 +1,14 @@
 """`make bench`: the deployment and its baselines under load, in one run, with a report.
 
-    python -m bench.run            # the full run (about 15 minutes)
+    python -m bench.run            # the full run (about 15 minutes, and 19 more for scenario 5)
     python -m bench.run --quick    # a smoke run (about 2 minutes)
     python -m bench.run --only s1,s4 --compare uvicorn,lists
 
 It creates its own database (contactcentre_bench) and uses its own Redis database (6379/5, flushed at the
 start), starts every server pinned to core 0 and runs this load generator on core 1, and writes
-bench/results/<time>/results.json, report.md, latency.png and the servers' logs. A full run also refreshes
-docs/performance-latency.png and the figures block of docs/performance.md.
+bench/results/<time>/results.json, report.md, latency.png and the servers' logs. A full run of s1-s4 also
+refreshes docs/performance-latency.png and the figures block of docs/performance.md; a full-profile run with
+s5 its reports block.
 """
 
 import argparse
@@ -39,6 +40,7 @@ from bench.common import (
     write_json,
 )
 from bench.pairs import product_pairs, relay_pairs
+from bench.scenarios import reports as reports_scenario
 from bench.scenarios.allocation import AllocationRun, sql_checks
 from bench.scenarios.chat_latency import run_target
 from bench.scenarios.connections import run_connections
@@ -73,6 +75,11 @@ PROFILES = {
         "s4_history": 30000,
         "s4_requests": 100,
         "s4_small": (5, 100),
+        "s5_interactions": 1_000_000,
+        "s5_other_interactions": 100_000,
+        "s5_agents": 50,
+        "s5_requests": 6,
+        "s5_budget_s": 150,
         "compare": ["before"],
     },
     "quick": {
@@ -101,6 +108,11 @@ PROFILES = {
         "s4_history": 0,
         "s4_requests": 20,
         "s4_small": (5, 100),
+        "s5_interactions": 100_000,
+        "s5_other_interactions": 10_000,
+        "s5_agents": 50,
+        "s5_requests": 5,
+        "s5_budget_s": 60,
         "compare": [],
     },
 }
@@ -230,6 +242,10 @@ def make_fixtures(cfg: dict, which: set[str]) -> SimpleNamespace:
     if "s4" in which:
         data.s4 = _inbox_company("s4", *(cfg["s4_inbox"], cfg["s4_waiting"]))
         data.s4_small = _inbox_company("s4small", *cfg["s4_small"])
+    if "s5" in which:
+        reports_started = time.monotonic()
+        data.s5 = _reports_companies(cfg)
+        data.s5_load_seconds = round(time.monotonic() - reports_started, 1)
     log(f"fixtures made in {time.monotonic() - started:.1f}s")
     return data
 
@@ -284,6 +300,25 @@ def _inbox_company(slug: str, inbox: int, waiting: int) -> SimpleNamespace:
         inbox=inbox,
         waiting=waiting,
     )
+
+
+def _reports_companies(cfg: dict) -> SimpleNamespace:
+    """A year of one company's interactions and status history, another company's beside them, a
+    verified supervisor session; tables analysed."""
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date()
+    main = reports_scenario.load("s5", cfg["s5_interactions"], cfg["s5_agents"], today=today, seed=0.5)
+    other = reports_scenario.load(
+        "s5other", cfg["s5_other_interactions"], max(cfg["s5_agents"] // 5, 2), today=today, seed=0.25
+    )
+    started = time.monotonic()
+    reports_scenario.analyze()
+    log(f"reports tables analysed in {time.monotonic() - started:.1f}s")
+    main.today = today
+    main.other = other
+    main.supervisor = reports_scenario.supervisor_session(main.company_id, "s5supervisor")
+    return main
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -653,11 +688,48 @@ def scenario_pages(ctx, cfg: dict) -> dict:
     return out
 
 
+def scenario_reports(ctx, cfg: dict) -> dict:
+    from datetime import timedelta
+
+    s5 = ctx.data.s5
+    yesterday = s5.today - timedelta(days=1)
+    month = (yesterday - timedelta(days=29), yesterday)
+    year = (yesterday - timedelta(days=364), yesterday)
+    items = reports_scenario.requests_for(month, year)
+    out: dict = {
+        "interactions": s5.interactions,
+        "other_company_interactions": s5.other.interactions,
+        "status_intervals": s5.status_intervals + s5.other.status_intervals,
+        "agents": s5.agents,
+        "load_seconds": ctx.data.s5_load_seconds,
+        "month": [d.isoformat() for d in month],
+        "year": [d.isoformat() for d in year],
+        "requests": cfg["s5_requests"],
+        "budget_s": cfg["s5_budget_s"],
+    }
+    with Deployment(ctx, tag="s5") as deployment:
+        out["timing"] = asyncio.run(
+            reports_scenario.time_requests(
+                deployment.ports[0],
+                s5.supervisor.session_key,
+                items,
+                repetitions=cfg["s5_requests"],
+                warmup=1,
+                timeout=600,
+                budget_s=cfg["s5_budget_s"],
+            )
+        )
+    out["queries"] = reports_scenario.count_queries(s5.supervisor.session_key, items)
+    out["explain"] = explain(out["queries"], limit=3)
+    return out
+
+
 SCENARIOS = {
     "s1": ("chat_latency", scenario_chat_latency),
     "s2": ("connections", scenario_connections),
     "s3": ("allocation", scenario_allocation),
     "s4": ("pages", scenario_pages),
+    "s5": ("reports", scenario_reports),
 }
 
 
@@ -708,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of about two minutes")
-    parser.add_argument("--only", default="s1,s2,s3,s4", help="scenarios to run, e.g. s1,s3")
+    parser.add_argument("--only", default="s1,s2,s3,s4,s5", help="scenarios to run, e.g. s1,s3")
     parser.add_argument(
         "--compare",
         default=None,
@@ -780,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["open_files_limit"] = open_files
     path = run_dir / "results.json"
     failed = False
-    for key in ("s1", "s2", "s3", "s4"):
+    for key in SCENARIOS:
         if key not in which:
             continue
         name, function = SCENARIOS[key]
@@ -802,7 +874,10 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_average_at_end"] = os.getloadavg()
     write_json(path, results)
     markdown = report.write(
-        results, run_dir, update_docs=not args.quick and not args.no_docs and which == set(SCENARIOS)
+        results,
+        run_dir,
+        update_docs=not args.quick and not args.no_docs and which >= set(report.FIGURES_SCENARIOS),
+        update_reports_docs=not args.quick and not args.no_docs and "s5" in which,
     )
     latest = RESULTS / "latest"
     if latest.is_symlink() or latest.exists():

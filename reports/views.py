@@ -4,11 +4,14 @@ calculator, as a page and as staffing.json, and the CSV exports (interactions.cs
 import csv
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
+from itertools import islice
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -368,8 +371,28 @@ def _csv_lines(columns: tuple, rows: Iterable[tuple]) -> Iterator[str]:
         yield writer.writerow([_cell(value) for value in row])
 
 
-def _csv_response(name: str, filters: ReportFilters, columns: tuple, rows: Iterable[tuple]) -> HttpResponse:
-    response = StreamingHttpResponse(_csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
+async def _in_batches(lines: Iterator[str]) -> AsyncIterator[str]:
+    """The lines, CHUNK at a time, each batch read on the request's own thread (its database connection and
+    its server-side cursor stay there): how an ASGI server streams what a synchronous generator makes.
+    Django's ASGI handler would otherwise read a synchronous generator to its end before sending a byte."""
+
+    def batch() -> str:
+        return "".join(islice(lines, CHUNK))
+
+    try:
+        while text := await sync_to_async(batch, thread_sensitive=True)():
+            yield text
+    finally:  # the client went away: close the rows' cursor on the thread that opened it
+        await sync_to_async(lines.close, thread_sensitive=True)()
+
+
+def _csv_response(
+    request: HttpRequest, name: str, filters: ReportFilters, columns: tuple, rows: Iterable[tuple]
+) -> HttpResponse:
+    """The export, streamed: under ASGI in batches read on the request's thread, under WSGI as is."""
+    lines = _csv_lines(columns, rows)
+    content = _in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     filename = f"{name}-{filters.date_from.isoformat()}-to-{filters.date_to.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
@@ -404,7 +427,7 @@ def interactions_csv(request: AgentRequest, filters: ReportFilters) -> HttpRespo
         .iterator(chunk_size=CHUNK)
     )
     return _csv_response(
-        "interactions", filters, INTERACTIONS_CSV_COLUMNS, (interactions_csv_row(i) for i in rows)
+        request, "interactions", filters, INTERACTIONS_CSV_COLUMNS, (interactions_csv_row(i) for i in rows)
     )
 
 
@@ -412,11 +435,11 @@ def interactions_csv(request: AgentRequest, filters: ReportFilters) -> HttpRespo
 def queues_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
     """GET /reports/queues.csv: a row per queue and interval (hour, day or week) with arrivals."""
     rows = queries.queue_interval_counts(filters)
-    return _csv_response("queues", filters, QUEUES_CSV_COLUMNS, (queues_csv_row(r) for r in rows))
+    return _csv_response(request, "queues", filters, QUEUES_CSV_COLUMNS, (queues_csv_row(r) for r in rows))
 
 
 @_export
 def agents_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
     """GET /reports/agents.csv: a row per agent with interactions or status time in the range."""
     rows = queries.agent_rows(filters)
-    return _csv_response("agents", filters, AGENTS_CSV_COLUMNS, (agents_csv_row(r) for r in rows))
+    return _csv_response(request, "agents", filters, AGENTS_CSV_COLUMNS, (agents_csv_row(r) for r in rows))
