@@ -63,7 +63,8 @@ def test_concurrent_opens_never_fill_a_queue_past_its_maximum_queue_length(setti
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_opens_from_one_address_are_refused_past_its_limit(settings):
+def test_concurrent_opens_from_one_address_are_refused_past_its_limit(clock, settings):
+    # The clock stands still: every open falls in one of the limit's one-minute windows.
     settings.WEBCHAT_RATE_PER_IP = 5
     queue = factories.WebchatQueueFactory(auto_allocate=False)
 
@@ -89,7 +90,8 @@ def waiting_chat(transactional_db, settings):
     return chat, customer_token_for(chat_id=chat.pk)
 
 
-async def test_the_message_limit_of_a_chat_counts_the_api_and_the_socket_together(waiting_chat):
+async def test_the_message_limit_of_a_chat_counts_the_api_and_the_socket_together(clock, waiting_chat):
+    # The clock stands still: all five messages fall in one of the limit's ten-second windows.
     chat, token = waiting_chat
     client = Client()
     for n in range(2):
