@@ -16,7 +16,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 # database numbers plus 2N. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: run test install install-test services chromium lint migrate demo bench clean
+.PHONY: run test install install-test vendor services chromium lint migrate demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,21 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[bench]'
 	touch $@
 
-install: $(VENV)/.installed
+# The browser libraries the pages load, from the npm registry as package-lock.json pins them (package.json
+# lists them), copied where collectstatic finds them: static/vendor/ (git-ignored, as node_modules/ is).
+VENDOR := static/vendor
+$(VENDOR)/chart.js/chart.umd.min.js: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map \
+		node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js/
+	touch $@
 
-install-test: $(VENV)/.installed-test
+vendor: $(VENDOR)/chart.js/chart.umd.min.js
+
+install: $(VENV)/.installed vendor
+
+install-test: $(VENV)/.installed-test vendor
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -69,7 +81,7 @@ bench: $(VENV)/.installed-bench services
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache node_modules $(VENDOR)
 
 # The fault harness (faults/, tests/faults/): a real deployment on this machine broken on purpose, on a
 # database of its own and a Redis of its own (port FAULTS_REDIS_PORT, started and killed by the harness).

@@ -373,6 +373,8 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             [t.abandoned for t in timeline],
             [t.service_level_pct for t in timeline],
             target,
+            interval_starts=[s.isoformat() for s in starts],
+            drill=drill_link(),
             description=(
                 f"Bars: contacts answered and abandoned per {filters.interval}; line: the service level, "
                 f"{metrics.display(level, 1, ' %')} over the range{against}. "
@@ -423,7 +425,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             "Wait before an answer",
             [b.label for b in buckets],
             [b.answered for b in buckets],
-            half=True,
+            links=[row["answered"].href for row in wait_rows],
             description=(
                 "Answered contacts by how long they waited: "
                 + ", ".join(f"{b.label}: {b.answered}" for b in buckets)
@@ -454,6 +456,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             "Average handle time per agent",
             [a.name for a in handled],
             [round(a.average_handle_seconds, 1) for a in handled],
+            links=[drill_link(agent=a.agent) for a in handled],
             unit=" s",
             horizontal=True,
             counts=False,
@@ -478,8 +481,8 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             "Classifications",
             [r["label"] for r in class_rows],
             [c.interactions for c in classes],
+            links=[r["count"].href for r in class_rows],
             horizontal=True,
-            half=True,
             description="Contacts per classification: "
             + ", ".join(f"{r['label']} {r['count'].value}" for r in class_rows)
             + ".",

@@ -1,12 +1,15 @@
 """Under the Content-Security-Policy every page still works, and the browser reports no violation."""
 
+import datetime as dt
 import re
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from contactcentre.models import Role
+from crm.models import Channel, Interaction
 from tests import factories
 from tests.browser.inbox_pages import sign_in
 from tests.two_factor_support import give_authenticator
@@ -31,7 +34,31 @@ def csp_violations(complaints: list[str]) -> list[str]:
     return [text for text in complaints if "Content Security Policy" in text or "Refused to" in text]
 
 
-def test_the_inbox_wallboard_contacts_admin_and_widget_work_with_no_policy_violation(
+def answered_an_hour_ago(queue, agent) -> None:
+    """A chat of the queue, answered and classified, as the CRM records it: the reports have it to draw."""
+    opened = timezone.now() - dt.timedelta(hours=1)
+    Interaction.objects.create(
+        company=queue.company,
+        channel=Channel.WEBCHAT,
+        queue_name=queue.name,
+        webchat_queue=queue,
+        arrival_webchat_queue=queue,
+        agent=agent,
+        agent_name=agent.name,
+        customer_name="Grace Hopper",
+        opened_at=opened,
+        answered_at=opened + dt.timedelta(seconds=12),
+        ended_at=opened + dt.timedelta(seconds=200),
+        closed_at=opened + dt.timedelta(seconds=220),
+        wait_seconds=12,
+        handle_seconds=188,
+        wrapup_seconds=20,
+        classification=factories.ClassificationFactory(company=queue.company, label="Delivery"),
+        outcome="completed",
+    )
+
+
+def test_the_inbox_wallboard_contacts_admin_reports_and_widget_work_with_no_policy_violation(
     new_page, transactional_db
 ):
     company = factories.CompanyFactory(slug="demo", name="Demo Company")
@@ -68,6 +95,14 @@ def test_the_inbox_wallboard_contacts_admin_and_widget_work_with_no_policy_viola
     expect(page.locator("html")).not_to_have_attribute("data-theme", before)
     page.goto(f"/admin/routing/webchatqueue/{queue.pk}/change/")
     expect(page.locator(".queue-snippet-code")).to_contain_text("widget.js")
+
+    # The reports: their charts drawn by Chart.js, which sizes its canvases through the CSSOM.
+    answered_an_hour_ago(queue, administrator)
+    page.goto("/reports/")
+    chart = page.get_by_role("img", name="Bars: contacts answered and abandoned", exact=False)
+    expect(chart).to_be_visible()
+    assert chart.evaluate("canvas => Boolean(Chart.getChart(canvas)) && canvas.width > 0")
+    expect(page.locator("canvas[data-chart]")).to_have_count(4)
 
     # The widget, framed by the demo page, under its own policy.
     page.goto("/demo/")

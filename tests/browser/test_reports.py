@@ -1,6 +1,7 @@
 """A supervisor reads a day's report in a real browser: picks the range and a queue, sees a chart and the
 table it is drawn from, follows a figure to the interactions behind it and opens one's transcript, with no
-Content-Security-Policy violation. At 1024 px wide, as a supervisor's laptop shows it.
+Content-Security-Policy violation and no script error. At 1024 px wide, as a supervisor's laptop shows it;
+a week's report at 1440 px too, and a year's by day.
 
 With UPDATE_SCREENSHOTS=1 the test also saves docs/screenshots/reports.png and reports-drilldown.png.
 """
@@ -74,6 +75,30 @@ def busy_week(company, day: dict) -> None:
                 )
 
 
+def console_errors(page) -> list[str]:
+    """The errors the page's scripts log (a missing script or file among them), but the browser's own
+    request for /favicon.ico, which the product does not serve."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and not message.location["url"].endswith("/favicon.ico")
+            and errors.append(f"{message.text} ({message.location['url']})")
+        ),
+    )
+    return errors
+
+
+def drawn(chart) -> bool:
+    """Whether Chart.js drew the chart: its canvas has a size and painted pixels."""
+    return chart.evaluate(
+        """canvas => Boolean(window.Chart && Chart.getChart(canvas)) && canvas.width > 0 && canvas.height > 0
+            && canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data
+                .some((value, index) => index % 4 === 3 && value > 0)"""
+    )
+
+
 def screenshot(page, name: str) -> None:
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         page.screenshot(path=SCREENSHOTS / name, full_page=True)
@@ -86,6 +111,7 @@ def test_a_supervisor_follows_a_figure_to_a_transcript(new_page, run_in_thread, 
     give_authenticator(supervisor.user)
     page = new_page(viewport={"width": 1024, "height": 900})
     complaints = watch(page)
+    errors = console_errors(page)
     sign_in(page, supervisor)
 
     page.get_by_role("link", name="Reports").click()
@@ -103,7 +129,7 @@ def test_a_supervisor_follows_a_figure_to_a_transcript(new_page, run_in_thread, 
     expect(page.locator(".picker__summary").first).to_have_text("2 queues")
     chart = page.get_by_role("img", name="Bars: contacts answered and abandoned per day", exact=False)
     expect(chart).to_be_visible()
-    assert chart.evaluate("image => image.naturalWidth") > 0
+    assert drawn(chart)
     table = page.get_by_role("table", name="Figures per queue and day")
     expect(table.get_by_role("row", name="Sales Webchat", exact=False)).to_contain_text("50.0 %")
     expect(page.get_by_role("link", name="Abandoned 2")).to_be_visible()
@@ -126,12 +152,36 @@ def test_a_supervisor_follows_a_figure_to_a_transcript(new_page, run_in_thread, 
     expect(page.get_by_role("heading", name="Chat with Hal")).to_be_visible()
     expect(page.get_by_role("list", name="Transcript of the Sales chat")).to_be_visible()
 
-    # A week's report, for the docs' screenshot: every chart with something to draw.
+    # A week's report: every chart drawn, at a laptop's width and at a desktop's (the docs' screenshot).
     run_in_thread(busy_week, company, day)
     page.goto("/reports/?from=2026-02-23&to=2026-03-02&interval=day")
-    expect(page.get_by_role("img")).to_have_count(4)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    charts = page.get_by_role("img")
+    expect(charts).to_have_count(4)
+    for width in (1024, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        for index in range(4):
+            expect(charts.nth(index)).to_be_visible()
+            assert drawn(charts.nth(index))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, "reports.png")
+
+    # A bar is a link too: the abandoned contacts of 2 March.
+    volume = page.get_by_role("img", name="Bars: contacts answered and abandoned per day", exact=False)
+    x, y = volume.evaluate(
+        "canvas => { const bar = Chart.getChart(canvas).getDatasetMeta(1).data[7];"
+        " return [bar.x, (bar.y + bar.base) / 2]; }"
+    )
+    volume.click(position={"x": x, "y": y})
+    expect(page).to_have_url(re.compile(r"/reports/interactions/\?.*outcome=abandoned"))
+    expect(page.get_by_text("2 interactions")).to_be_visible()
+
+    # A year by day: 365 bars, a readable number of dates under them.
+    page.goto("/reports/?from=2025-03-03&to=2026-03-02&interval=day")
+    volume = page.get_by_role("img", name="Bars: contacts answered and abandoned per day", exact=False)
+    assert drawn(volume)
+    assert volume.evaluate("canvas => Chart.getChart(canvas).data.labels.length") == 365
+    assert volume.evaluate("canvas => Chart.getChart(canvas).scales.x.ticks.length") <= 14
 
     assert csp_violations(complaints) == []
     assert [c for c in complaints if c.startswith("pageerror")] == []
+    assert errors == []

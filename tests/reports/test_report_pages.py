@@ -1,6 +1,7 @@
 """The report page and its drill-down: the figures of a known day of traffic, each linking to exactly the
 interactions behind it; the filters; who may look."""
 
+import json
 import re
 
 import pytest
@@ -116,6 +117,16 @@ def text(html: bytes) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.decode()))
 
 
+def chart_data(html: bytes) -> dict[str, dict]:
+    """The figures each chart of the page draws, by the id of their script element (json_script)."""
+    return {
+        name: json.loads(data)
+        for name, data in re.findall(
+            r'<script id="([\w-]+-chart)" type="application/json">(.*?)</script>', html.decode(), re.S
+        )
+    }
+
+
 def headline(html: bytes, label: str) -> tuple[str, str]:
     """(value, drill-down link) of a headline figure."""
     match = re.search(
@@ -158,11 +169,12 @@ def test_the_page_shows_the_days_figures(supervisor_client, day):
     page = text(html)
     assert "Target 80 % · 2 within ▼ Below target" in page
     assert "1 short" in page
-    # Four charts, each an image with its text alternative.
-    images = re.findall(r'<img src="data:image/svg\+xml;base64,[^"]+" alt="([^"]+)"', html.decode())
-    assert len(images) == 4
-    assert any("Billing question 1" in alt for alt in images)
-    assert any("Alice 220.0 s" in alt and "Bob 120.0 s" in alt for alt in images)
+    # Four charts, each a canvas with its text alternative and its figures for the browser to draw.
+    alternatives = re.findall(r'<canvas role="img" aria-label="([^"]+)" data-chart="([^"]+)"', html.decode())
+    assert sorted(name for _, name in alternatives) == sorted(chart_data(html))
+    assert len(alternatives) == 4
+    assert any("Billing question 1" in label for label, _ in alternatives)
+    assert any("Alice 220.0 s" in label and "Bob 120.0 s" in label for label, _ in alternatives)
     # The tables: per queue and hour, per agent, per classification, the wait distribution.
     assert "Sales Webchat Mon 2 Mar 3 1 2 1 1 50.0 % 30.0 s 240.0 s 30 s 0" in page
     assert "Full Webchat Mon 2 Mar 1 1 0 0 0 0.0 % 90.0 s 120.0 s 90 s 1" in page
