@@ -16,24 +16,41 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 # database numbers plus 2N. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: run test install install-test vendor services chromium lint migrate demo bench clean
+.PHONY: run test install install-test vendor services chromium lint migrate demo bench clean lock upgrade
 
-$(VENV)/.installed: pyproject.toml
+# Dependencies install at the versions locked in requirements/ (with their hashes), by uv; `make lock`
+# re-locks them after a change to pyproject.toml, `make upgrade` moves every one to its newest allowed
+# release (docs/dependencies.md).
+UV_VERSION := 0.13.10
+UV := $(VENV)/bin/uv
+LOCK := $(UV) pip compile -q --universal --generate-hashes --python-version 3.11 pyproject.toml
+
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: requirements/base.txt pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) requirements/base.txt
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $@
 
-# The product and its test tools in one pass (one resolve, one build of the project), which is `install` too.
-$(VENV)/.installed-test: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+# The product and its test tools, which is `install` too.
+$(VENV)/.installed-test: requirements/test.txt pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) requirements/test.txt
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $(VENV)/.installed $@
 
-$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[bench]'
+$(VENV)/.installed-bench: $(VENV)/.installed requirements/bench.txt
+	$(UV) pip install -q --python $(PY) -r requirements/bench.txt
 	touch $@
+
+lock: | $(UV)
+	$(LOCK) $(LOCK_ARGS) -o requirements/base.txt
+	$(LOCK) $(LOCK_ARGS) --extra test -o requirements/test.txt
+	$(LOCK) $(LOCK_ARGS) --extra bench -o requirements/bench.txt
+
+upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
 
 # The browser libraries the pages load, from the npm registry as package-lock.json pins them (package.json
 # lists them), copied where collectstatic finds them: static/vendor/ (git-ignored, as node_modules/ is).

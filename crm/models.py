@@ -1,5 +1,6 @@
 """Contacts and their interactions: one interaction per finished chat or call."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -114,3 +115,145 @@ class Interaction(models.Model):
         if self.classification_id:
             return str(self.classification)
         return self.classification_text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reports' rollup: the interactions' figures added up as they are written (docs/reports.md "Rollup").
+#
+# Queue, agent and classification ids are plain integers, not foreign keys: a row keeps the id an
+# interaction was counted under when that queue, agent or classification is deleted (the interaction's own
+# link is then cleared), and the reads treat an id that no longer names one exactly as the raw reads treat
+# the cleared link. Rows are added to by `crm.services` in the transaction that writes the interaction
+# (INSERT ... ON CONFLICT DO UPDATE on the unique key) and rebuilt from the interactions by
+# `manage.py rebuild_report_rollup`.
+
+# Waits and short-abandon stays are counted per whole second up to this many seconds: a queue whose
+# service-level target or short-abandon threshold is longer is reported from the interactions themselves.
+ROLLUP_MAX_SECONDS = 1800
+# The wait distribution of the report page: [low, high) in seconds, the last one open.
+WAIT_BANDS: tuple[tuple[int, int | None], ...] = (
+    (0, 10),
+    (10, 20),
+    (20, 30),
+    (30, 60),
+    (60, 120),
+    (120, 300),
+    (300, None),
+)
+
+
+class ReportQueueHour(models.Model):
+    """The interactions that arrived in one queue (and channel) in one UTC hour, added up.
+
+    `answered_by_wait[j]` (j from 0) is how many answered interactions waited at most j seconds (a wait w
+    is at most a whole number of seconds T exactly when ceil(w) ≤ T); the array stops at the longest wait
+    (or at ROLLUP_MAX_SECONDS), past its end every answered one counts. `abandoned_by_stay[j]` likewise
+    counts the abandoned ones whose customer left at most j seconds after arriving (`ended_at −
+    opened_at`), out of `abandoned_ended` (those with an end). So the answered within any target and the
+    short abandons for any threshold are read for the queue's settings of the moment. `wait_bands[i]`
+    counts the answered waits in WAIT_BANDS[i]."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    arrival_webchat_queue_id = models.IntegerField(null=True)
+    arrival_voice_queue_id = models.IntegerField(null=True)
+    hour = models.DateTimeField()
+    refused = models.IntegerField(default=0)
+    offered = models.IntegerField(default=0)
+    answered = models.IntegerField(default=0)
+    abandoned = models.IntegerField(default=0)
+    abandoned_ended = models.IntegerField(default=0)
+    total_wait_seconds = models.FloatField(default=0)
+    max_wait_seconds = models.FloatField(null=True)
+    total_handle_seconds = models.FloatField(default=0)
+    wrapped_up = models.IntegerField(default=0)
+    total_wrapup_seconds = models.FloatField(default=0)
+    transfers = models.IntegerField(default=0)
+    answered_by_wait = ArrayField(models.IntegerField(), default=list)
+    abandoned_by_stay = ArrayField(models.IntegerField(), default=list)
+    wait_bands = ArrayField(models.IntegerField(), default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "channel", "arrival_webchat_queue_id", "arrival_voice_queue_id", "hour"],
+                name="report_queue_hour_key",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["company", "hour"], name="report_queue_hour_range")]
+
+    def __str__(self) -> str:
+        queue = self.arrival_webchat_queue_id or self.arrival_voice_queue_id
+        return f"{self.channel} queue {queue} {self.hour:%Y-%m-%d %H:00}"
+
+
+class ReportClassificationDay(models.Model):
+    """How many interactions (refused chats left out) arrived in one queue (and channel) in one UTC day
+    with one classification (id and the text kept with it)."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    arrival_webchat_queue_id = models.IntegerField(null=True)
+    arrival_voice_queue_id = models.IntegerField(null=True)
+    day = models.DateField()
+    classification_id = models.IntegerField(null=True)
+    classification_text = models.CharField(max_length=200, blank=True)
+    interactions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "company",
+                    "channel",
+                    "arrival_webchat_queue_id",
+                    "arrival_voice_queue_id",
+                    "day",
+                    "classification_id",
+                    "classification_text",
+                ],
+                name="report_classification_day_key",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["company", "day"], name="report_classification_range")]
+
+    def __str__(self) -> str:
+        return f"classification {self.classification_id or self.classification_text!r} {self.day}"
+
+
+class ReportAgentDay(models.Model):
+    """The interactions one agent held last that arrived in one queue (and channel) in one UTC day."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    arrival_webchat_queue_id = models.IntegerField(null=True)
+    arrival_voice_queue_id = models.IntegerField(null=True)
+    day = models.DateField()
+    agent_id = models.IntegerField()
+    interactions = models.IntegerField(default=0)
+    handled = models.IntegerField(default=0)
+    total_handle_seconds = models.FloatField(default=0)
+    wrapped_up = models.IntegerField(default=0)
+    total_wrapup_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "company",
+                    "channel",
+                    "arrival_webchat_queue_id",
+                    "arrival_voice_queue_id",
+                    "day",
+                    "agent_id",
+                ],
+                name="report_agent_day_key",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["company", "day"], name="report_agent_day_range")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} {self.day}"

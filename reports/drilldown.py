@@ -26,7 +26,8 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
-from crm.models import Interaction
+from crm.models import WAIT_BANDS, Interaction
+from reports import queries
 from reports.filters import FilterError, ReportFilters
 from reports.queries import short_abandoned_q
 
@@ -55,16 +56,8 @@ PARAMETERS = (
     "classification_text",
 )
 
-# The wait distribution's buckets, in seconds: [low, high), the last one open.
-WAIT_BUCKETS: tuple[tuple[int, int | None], ...] = (
-    (0, 10),
-    (10, 20),
-    (20, 30),
-    (30, 60),
-    (60, 120),
-    (120, 300),
-    (300, None),
-)
+# The wait distribution's buckets, in seconds: [low, high), the last one open (the rollup counts them).
+WAIT_BUCKETS = WAIT_BANDS
 
 
 @dataclass(frozen=True)
@@ -211,9 +204,16 @@ class WaitBucket:
         return bucket_label(self.low, self.high)
 
 
-def wait_distribution(rows: QuerySet[Interaction]) -> list[WaitBucket]:
-    """How many of `rows` (the report's interactions) were answered with a wait in each of WAIT_BUCKETS,
-    counting those of a queue as the answered figure does: one read."""
+def wait_distribution(filters: ReportFilters) -> list[WaitBucket]:
+    """How many of the report's interactions were answered with a wait in each of WAIT_BUCKETS, counting
+    those of a queue as the answered figure does: one read, of the rollup when it serves the filters."""
+    counts = queries.wait_band_counts(filters)
+    if counts is None:
+        counts = _raw_wait_counts(queries.interactions(filters))
+    return [WaitBucket(low, high, counts[index]) for index, (low, high) in enumerate(WAIT_BUCKETS)]
+
+
+def _raw_wait_counts(rows: QuerySet[Interaction]) -> list[int]:
     counts = (
         rows.filter(IN_A_QUEUE)
         .order_by()
@@ -224,4 +224,4 @@ def wait_distribution(rows: QuerySet[Interaction]) -> list[WaitBucket]:
             }
         )
     )
-    return [WaitBucket(low, high, counts[f"b{index}"]) for index, (low, high) in enumerate(WAIT_BUCKETS)]
+    return [counts[f"b{index}"] for index in range(len(WAIT_BUCKETS))]

@@ -410,8 +410,7 @@ def build_report(request: AgentRequest, filters: ReportFilters, query: QueryDict
             }
         )
 
-    rows = queries.interactions(filters)
-    buckets = drilldown.wait_distribution(rows)
+    buckets = drilldown.wait_distribution(filters)
     wait_rows = [
         {
             "label": b.label,

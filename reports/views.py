@@ -1,13 +1,10 @@
 """The reports for supervisors and administrators of a company (PROTOCOL.md section 7): the staffing
 calculator, as a page and as staffing.json, and the CSV exports (interactions.csv, queues.csv, agents.csv)."""
 
-import csv
-import datetime as dt
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import wraps
-from itertools import islice
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied
@@ -19,8 +16,7 @@ from django.views.decorators.http import require_GET
 
 from contactcentre.models import Membership
 from contactcentre.views import AgentRequest, agent_required
-from crm.models import Interaction
-from reports import erlang, queries, selectors
+from reports import erlang, exports, queries, selectors
 from reports.filters import FilterError, ReportFilters, parse_filters
 from reports.forms import StaffingForm
 from reports.metrics import QUEUES_CSV_COLUMNS, display
@@ -251,25 +247,8 @@ def staffing(request: AgentRequest) -> HttpResponse:
     return render(request, "reports/staffing.html", context, status=status)
 
 
-# PROTOCOL.md section 7: the exports' columns, in order (queues.csv's are metrics.QUEUES_CSV_COLUMNS).
-INTERACTIONS_CSV_COLUMNS = (
-    "interaction_id",
-    "channel",
-    "queue",
-    "agent",
-    "contact",
-    "arrived_at",
-    "answered_at",
-    "ended_at",
-    "closed_at",
-    "wait_seconds",
-    "handle_seconds",
-    "wrapup_seconds",
-    "outcome",
-    "classification",
-    "transfers",
-    "csat_score",
-)
+# PROTOCOL.md section 7: the exports' columns, in order (queues.csv's are metrics.QUEUES_CSV_COLUMNS,
+# interactions.csv's exports.INTERACTIONS_CSV_COLUMNS).
 AGENTS_CSV_COLUMNS = (
     "agent",
     "interactions",
@@ -282,69 +261,18 @@ AGENTS_CSV_COLUMNS = (
     "occupancy_pct",
     "csat_average",
 )
-# Rows read from the database at a time while an export streams.
+# Lines of an export made and sent at a time while it streams (rows read at a time, without COPY).
 CHUNK = 2000
-# A spreadsheet runs a cell starting with one of these as a formula: such text is written with a
-# leading apostrophe (customers choose their names).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    """A file csv.writer writes to that hands each line back instead of keeping it."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
-def utc_iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, to the second (microseconds if any); None for no moment."""
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _rounded(value: float | None, decimals: int = 1) -> float | None:
     return None if value is None else round(value, decimals)
 
 
-def interactions_csv_row(interaction: Interaction) -> tuple:
-    """An interaction's interactions.csv fields: its arrival queue's name (the name it closed under if that
-    queue is gone), the agent's username (the name kept if their membership is gone), the contact's
-    name (else the name the customer gave), handle and wrap-up only when it was answered."""
-    arrival = interaction.arrival_webchat_queue or interaction.arrival_voice_queue
-    answered = interaction.wait_seconds is not None
-    return (
-        interaction.pk,
-        interaction.channel,
-        arrival.name if arrival is not None else interaction.queue_name,
-        interaction.agent.user.get_username() if interaction.agent_id else interaction.agent_name or None,
-        interaction.contact.name if interaction.contact_id else interaction.customer_name or None,
-        utc_iso(interaction.opened_at),
-        utc_iso(interaction.answered_at),
-        utc_iso(interaction.ended_at),
-        utc_iso(interaction.closed_at),
-        interaction.wait_seconds,
-        interaction.handle_seconds if answered else None,
-        interaction.wrapup_seconds if answered else None,
-        interaction.outcome,
-        interaction.classification_display or None,
-        interaction.transfers,
-        getattr(interaction, queries.CSAT_FIELD, None),
-    )
-
-
 def queues_csv_row(counts: queries.QueueCounts) -> tuple:
     """metrics.QueueInterval.queues_csv_row, its interval's start written in UTC like every time."""
     row = list(counts.interval.queues_csv_row())
-    row[2] = utc_iso(counts.interval.interval_start)
+    row[2] = exports.utc_iso(counts.interval.interval_start)
     return tuple(row)
 
 
@@ -364,34 +292,26 @@ def agents_csv_row(row: queries.AgentRow) -> tuple:
     )
 
 
-def _csv_lines(columns: tuple, rows: Iterable[tuple]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(columns)
-    for row in rows:
-        yield writer.writerow([_cell(value) for value in row])
-
-
-async def _in_batches(lines: Iterator[str]) -> AsyncIterator[str]:
-    """The lines, CHUNK at a time, each batch read on the request's own thread (its database connection and
-    its server-side cursor stay there): how an ASGI server streams what a synchronous generator makes.
+async def _in_batches(batches: Iterator[str | bytes]) -> AsyncIterator[str | bytes]:
+    """The batches, each one made on the request's own thread (its database connection and the cursor or
+    COPY reading the rows stay there): how an ASGI server streams what a synchronous generator makes.
     Django's ASGI handler would otherwise read a synchronous generator to its end before sending a byte."""
 
-    def batch() -> str:
-        return "".join(islice(lines, CHUNK))
+    def batch() -> str | bytes | None:
+        return next(batches, None)
 
     try:
-        while text := await sync_to_async(batch, thread_sensitive=True)():
+        while (text := await sync_to_async(batch, thread_sensitive=True)()) is not None:
             yield text
     finally:  # the client went away: close the rows' cursor on the thread that opened it
-        await sync_to_async(lines.close, thread_sensitive=True)()
+        await sync_to_async(batches.close, thread_sensitive=True)()
 
 
 def _csv_response(
-    request: HttpRequest, name: str, filters: ReportFilters, columns: tuple, rows: Iterable[tuple]
+    request: HttpRequest, name: str, filters: ReportFilters, batches: Iterator[str | bytes]
 ) -> HttpResponse:
-    """The export, streamed: under ASGI in batches read on the request's thread, under WSGI as is."""
-    lines = _csv_lines(columns, rows)
-    content = _in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    """The export, streamed: under ASGI in batches made on the request's thread, under WSGI as is."""
+    content = _in_batches(batches) if isinstance(request, ASGIRequest) else batches
     response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     filename = f"{name}-{filters.date_from.isoformat()}-to-{filters.date_to.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -418,28 +338,25 @@ def _export(view: Callable[[AgentRequest, ReportFilters], HttpResponse]) -> Call
 
 @_export
 def interactions_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
-    """GET /reports/interactions.csv: a row per interaction that arrived in the range, streamed."""
-    rows = (
-        queries.interactions(filters)
-        .select_related(
-            "agent__user", "contact", "classification", "arrival_webchat_queue", "arrival_voice_queue"
-        )
-        .iterator(chunk_size=CHUNK)
-    )
-    return _csv_response(
-        request, "interactions", filters, INTERACTIONS_CSV_COLUMNS, (interactions_csv_row(i) for i in rows)
-    )
+    """GET /reports/interactions.csv: a row per interaction that arrived in the range, streamed. PostgreSQL
+    writes the CSV itself (COPY); on another database (the embedded SQLite) Python writes the same bytes."""
+    if exports.supports_copy():
+        batches = exports.copy_batches(filters, CHUNK)
+    else:
+        rows = exports.python_rows(filters, CHUNK)
+        batches = exports.csv_batches(CHUNK, exports.INTERACTIONS_CSV_COLUMNS, rows)
+    return _csv_response(request, "interactions", filters, batches)
 
 
 @_export
 def queues_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
     """GET /reports/queues.csv: a row per queue and interval (hour, day or week) with arrivals."""
-    rows = queries.queue_interval_counts(filters)
-    return _csv_response(request, "queues", filters, QUEUES_CSV_COLUMNS, (queues_csv_row(r) for r in rows))
+    rows = (queues_csv_row(r) for r in queries.queue_interval_counts(filters))
+    return _csv_response(request, "queues", filters, exports.csv_batches(CHUNK, QUEUES_CSV_COLUMNS, rows))
 
 
 @_export
 def agents_csv(request: AgentRequest, filters: ReportFilters) -> HttpResponse:
     """GET /reports/agents.csv: a row per agent with interactions or status time in the range."""
-    rows = queries.agent_rows(filters)
-    return _csv_response(request, "agents", filters, AGENTS_CSV_COLUMNS, (agents_csv_row(r) for r in rows))
+    rows = (agents_csv_row(r) for r in queries.agent_rows(filters))
+    return _csv_response(request, "agents", filters, exports.csv_batches(CHUNK, AGENTS_CSV_COLUMNS, rows))

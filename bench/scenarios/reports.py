@@ -5,7 +5,8 @@ Data: one company's interactions (a million in the full profile) bulk-loaded by 
 the day than at night, over three chat and two voice queues, fifty agents, the outcomes in realistic shares,
 a dozen classifications, waits, handle and wrap-up times; a second company's interactions (a tenth as
 many) in the same table, so that every read really filters by company; and a year of each agent's status
-intervals (a shift of sixteen half-hours a day, then logged out until the next one). ANALYZE after loading.
+intervals (a shift of sixteen half-hours a day, then logged out until the next one). The reports' rollup
+is rebuilt from the loaded interactions; ANALYZE after loading.
 
 Timing: one supervisor's browser (a verified two-factor session) fetching each page and export in turn
 over a keep-alive connection to the deployment; the exports' bodies are read as they stream, with the time
@@ -110,6 +111,11 @@ def load(slug: str, interactions: int, agents: int, *, today: dt.date, seed: flo
         classifications=[c.pk for c in classifications],
         seed=seed,
     )
+    # The rows bypassed the writer that adds each interaction to the reports' rollup: rebuild it, as
+    # `manage.py rebuild_report_rollup` does after any bulk load.
+    from crm.services import report_rollup_rebuild
+
+    report_rollup_rebuild(company_id=company.pk)
     intervals = _status_intervals(
         company.pk, [m.pk for m in members], chatters, start=start, break_reason=lunch.pk
     )
@@ -324,11 +330,17 @@ def _status_intervals(
 def analyze() -> None:
     from django.db import connection
 
-    from crm.models import Interaction
+    from crm.models import Interaction, ReportAgentDay, ReportClassificationDay, ReportQueueHour
     from routing.models import AgentStatusInterval
 
     with connection.cursor() as cursor:
-        for model in (Interaction, AgentStatusInterval):
+        for model in (
+            Interaction,
+            AgentStatusInterval,
+            ReportQueueHour,
+            ReportClassificationDay,
+            ReportAgentDay,
+        ):
             cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 

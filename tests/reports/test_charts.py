@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from contactcentre.models import Role
+from crm import services
 from crm.models import Interaction
 from tests import factories
 from tests.reports.test_report_pages import DAY, chart_data, known_day, listed, text
@@ -105,6 +106,7 @@ def test_names_travel_as_typed_never_as_markup(supervisor_client, company, day):
     typed = "</script><script>alert(1)</script> $\\frac{ refund"
     classification = factories.ClassificationFactory(company=company, code="ODD", label=typed)
     Interaction.objects.filter(company=company, customer_name="Ida").update(classification=classification)
+    services.report_rollup_rebuild(company_id=company.pk)
     html = supervisor_client.get(reverse("reports"), DAY).content
     assert f"ODD – {typed}" in chart_data(html)["classes-chart"]["labels"]
     assert b"<script>alert(1)" not in html

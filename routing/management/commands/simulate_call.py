@@ -1,7 +1,8 @@
 """A call through the telephony API, as a telephony system would make it: for demos and tests.
 
 It sends call.arrived, waits for an agent to answer (the agent UI's Answer button), holds the call for
-the given time, then sends call.ended. A call nobody answers in time is ended as the caller hanging up.
+the given time (less if the agent hangs up first), then sends call.ended. A call nobody answers in time
+is ended as the caller hanging up.
 """
 
 import json
@@ -26,7 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--company", required=True, help="The company's slug.")
         parser.add_argument("--queue", required=True, help="The voice queue's slug.")
         parser.add_argument("--from", dest="number", default="+441234567890", help="The caller's number.")
-        parser.add_argument("--hold", type=float, default=10.0, help="Seconds the call lasts once answered.")
+        parser.add_argument(
+            "--hold",
+            type=float,
+            default=10.0,
+            help="Seconds the call lasts once answered, unless the agent hangs up first.",
+        )
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the product is served.")
         parser.add_argument(
             "--answer-timeout", type=float, default=120.0, help="Seconds to wait for an answer."
@@ -54,7 +60,8 @@ class Command(BaseCommand):
         answered = self._wait_for_answer(company, call_id, options["answer_timeout"])
         if answered:
             self.stdout.write(f"Answered by {answered}; holding for {options['hold']:g} s.")
-            time.sleep(options["hold"])
+            if self._wait_for_hang_up(company, call_id, options["hold"]):
+                self.stdout.write("The agent hung up.")
         else:
             self.stdout.write("Nobody answered in time: the caller hangs up.")
         send({"event": "call.ended", "company": company.slug, "call_id": call_id})
@@ -72,6 +79,16 @@ class Command(BaseCommand):
                 return call.agent.user.username if call.agent_id else "nobody"
             time.sleep(POLL_SECONDS)
         return None
+
+    def _wait_for_hang_up(self, company: Company, call_id: str, hold: float) -> bool:
+        """Hold the call for `hold` seconds; True as soon as the agent has hung up instead."""
+        deadline = time.monotonic() + hold
+        while (left := deadline - time.monotonic()) > 0:
+            connected = Call.objects.filter(company=company, pbx_call_id=call_id, state=CallState.CONNECTED)
+            if not connected.exists():
+                return True
+            time.sleep(min(POLL_SECONDS, left))
+        return False
 
     def _post(self, endpoint: str, secret: str, event: dict) -> dict:
         body, headers = signed_json(secret, event)
