@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
+from django.core.management.commands import flush
 from django.db import connections
 from django.test import Client, override_settings
 from whitenoise.base import WhiteNoise
@@ -80,6 +81,10 @@ def every_frame_sent_matches_its_schema(monkeypatch):
     assert not wrong, "frames sent that their schemas refuse:\n" + "\n".join(wrong)
 
 
+# What migrating wrote and what Django's post-migrate signal would write again after a flush.
+KEPT_BY_FLUSH = {"django_content_type", "auth_permission"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tables_emptied_by_delete():
     """After each transactional test (the sockets', the browser's, the races') Django empties every table
@@ -87,21 +92,36 @@ def tables_emptied_by_delete():
     second, a good part of such a test. Tables holding a test's few rows are emptied far faster by DELETE,
     all in one transaction: the foreign keys Django makes are deferred to its commit, when every table is
     empty. The tables end as empty as before; sequences are not reset by either (a test asking for that
-    still gets TRUNCATE ... RESTART IDENTITY)."""
+    still gets TRUNCATE ... RESTART IDENTITY).
+
+    The content types and permissions, which migrating made and no test changes, are kept: Django would
+    otherwise make all of them anew after each flush (its post-migrate signal, a twentieth of the suite's
+    time), with new ids that a live server's cache would have to forget."""
     ops = type(connections["default"].ops)
     if connections["default"].vendor != "postgresql":
         yield
         return
     truncate = ops.sql_flush
 
+    emptied_all = [True]
+
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences or not tables:
+        emptied_all[0] = reset_sequences or not tables
+        if emptied_all[0]:
             return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        deletes = "; ".join(f"DELETE FROM {self.quote_name(table)}" for table in tables)
+        deletes = "; ".join(
+            f"DELETE FROM {self.quote_name(table)}" for table in tables if table not in KEPT_BY_FLUSH
+        )
         return [f"SET CONSTRAINTS ALL DEFERRED; {deletes}"]
 
+    def emit_post_migrate_signal(*args, **kwargs) -> None:
+        if emptied_all[0]:
+            refill(*args, **kwargs)
+
+    refill = flush.emit_post_migrate_signal
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ops, "sql_flush", sql_flush)
+        patch.setattr(flush, "emit_post_migrate_signal", emit_post_migrate_signal)
         yield
 
 

@@ -16,8 +16,6 @@ from asgiref.sync import SyncToAsync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import ChannelsLiveServerTestCase
 from daphne.testing import DaphneProcess
-from django.contrib.contenttypes.models import ContentType
-from django.core.signals import request_started
 from django.db import connections
 from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -51,13 +49,6 @@ class DaphneOnTheTestDatabase(DaphneProcess):
 def _renew_after_fork() -> None:
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
     channel_layers.set(DEFAULT_CHANNEL_LAYER, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
-    # Each transactional test's flush makes the content types anew, with new ids: the server, which lives
-    # through many tests, forgets the ones it cached (the audit log refers to them) before each request.
-    request_started.connect(_forget_content_types, weak=False)
-
-
-def _forget_content_types(**kwargs) -> None:
-    ContentType.objects.clear_cache()
 
 
 class LiveServer(ChannelsLiveServerTestCase):
