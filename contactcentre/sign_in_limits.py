@@ -38,12 +38,16 @@ def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """
     cool_off: timedelta = settings.AXES_COOLOFF_TIME
     minutes = max(1, ceil(cool_off.total_seconds() / 60))
-    return render(
+    response = render(
         request,
         "registration/locked_out.html",
         {"minutes": minutes, "admin": request.path.startswith("/admin/")},
         status=429,
     )
+    # Every refused attempt starts the cool-off again (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so a
+    # whole cool-off from now is when a try may succeed.
+    response["Retry-After"] = str(max(1, ceil(cool_off.total_seconds())))
+    return response
 
 
 def _username(credentials: dict | None) -> str:

@@ -180,6 +180,21 @@ def test_a_message_is_stored_once_per_client_id(client, manual_queue):
     assert Message.objects.filter(chat_id=body["chat_id"]).count() == 1
 
 
+def test_a_client_id_sent_again_with_another_text_is_refused_with_409_and_the_message_is_unchanged(
+    client, manual_queue
+):
+    body = opened(client, manual_queue)
+    first = post_message(client, body["chat_id"], body["customer_token"], client_id="m-1", text="Hi")
+
+    reused = post_message(client, body["chat_id"], body["customer_token"], client_id="m-1", text="Bye")
+    again = post_message(client, body["chat_id"], body["customer_token"], client_id="m-1", text="Hi")
+
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "client_id_reused"
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert list(Message.objects.filter(chat_id=body["chat_id"]).values_list("text", flat=True)) == ["Hi"]
+
+
 def test_a_message_past_the_size_limit_is_refused_with_413_and_not_stored(client, manual_queue, settings):
     body = opened(client, manual_queue)
 

@@ -1,12 +1,23 @@
 """The customer's chat WebSocket: hello, resume, idempotent sends, refusals and bad frames."""
 
+import logging
 import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
-from routing import engine
-from tests.webchat_support import closed_with, connected_chat, customer_socket, next_frame, say_hello
+from routing import engine, events
+from tests.webchat_support import (
+    agent_socket,
+    closed_with,
+    connected_chat,
+    customer_socket,
+    frames_until,
+    next_frame,
+    say_hello,
+)
+from webchat import protocol
 from webchat.customer_socket import CustomerChatConsumer
 from webchat.models import Message
 from webchat.tokens import customer_token_for
@@ -247,4 +258,66 @@ async def test_the_customer_hears_the_agent_take_the_chat(waiting_chat, agent):
         "state": "connected",
         "agent_name": agent.name,
     }
+    await ws.disconnect()
+
+
+async def test_a_hello_on_a_socket_refused_for_its_origin_is_dropped_without_a_server_error(
+    waiting_chat, caplog
+):
+    chat, token = waiting_chat
+    ws = await customer_socket(chat.pk, origin="https://evil.example")
+
+    await ws.send_json_to({"type": "hello", "customer_token": token, "after_seq": 0})
+
+    assert await closed_with(ws) == 4403
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+async def test_ending_over_the_socket_sends_the_system_message_then_the_ended_state_once(conversation, agent):
+    chat, token = conversation
+    agents_ws = await agent_socket(agent)
+    ws = await customer_socket(chat.pk)
+    await say_hello(ws, token)
+
+    await ws.send_json_to({"type": "end"})
+    frames = await frames_until(ws, is_type("message"))
+    frames += await frames_until(ws, is_type("state"))
+    # Sent to the chat after the end's frames, through the same group: whatever the end sent comes before.
+    await get_channel_layer().group_send(
+        events.chat_group(chat.pk), protocol.relay(protocol.typing_to_customer(False))
+    )
+    frames += await frames_until(ws, is_type("typing"))
+    agent_frames = await frames_until(agents_ws, is_type("chat"))
+
+    assert [(frame["type"], frame.get("sender"), frame.get("state")) for frame in frames] == [
+        ("message", "system", None),
+        ("state", None, "ended"),
+        ("typing", "agent", None),
+    ]
+    told_agent = [frame for frame in agent_frames if frame["type"] in ("message", "state", "chat")]
+    assert [(frame["type"], frame.get("sender"), frame.get("state")) for frame in told_agent] == [
+        ("message", "system", None),
+        ("chat", None, "wrapup"),
+    ]
+    await ws.disconnect()
+    await agents_ws.disconnect()
+
+
+async def test_a_client_id_sent_again_with_another_text_gets_an_error_and_the_socket_stays_open(
+    waiting_chat,
+):
+    chat, token = waiting_chat
+    ws = await customer_socket(chat.pk)
+    await say_hello(ws, token)
+    await ws.send_json_to({"type": "message", "client_id": "c-1", "text": "first"})
+    ack = await next_frame(ws, is_type("ack"))
+
+    await ws.send_json_to({"type": "message", "client_id": "c-1", "text": "changed"})
+    error = await next_frame(ws, is_type("error"))
+    await ws.send_json_to({"type": "message", "client_id": "c-1", "text": "first"})
+    again = await next_frame(ws, is_type("ack"))
+
+    assert (error["code"], error["client_id"]) == ("client_id_reused", "c-1")
+    assert again == ack
+    assert await database_sync_to_async(stored_texts)(chat) == ["Hello?", "first"]
     await ws.disconnect()

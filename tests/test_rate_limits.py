@@ -1,5 +1,6 @@
 """Rate limits: chats opened per client IP per minute, messages per chat per 10 seconds."""
 
+from tests import factories
 from tests.webchat_support import API, open_chat, post_message
 from webchat.models import Chat, Message
 
@@ -83,3 +84,58 @@ def test_the_message_limit_is_per_chat(client, manual_queue, settings, clock):
     for chat in (first, second):
         response = post_message(client, chat["chat_id"], chat["customer_token"], client_id="c1", text="Hello")
         assert response.status_code == 201
+
+
+def test_a_refused_open_says_when_to_retry_from_the_limits_clock_minute(
+    client, manual_queue, settings, clock
+):
+    settings.WEBCHAT_RATE_PER_IP = 1
+    clock.shift(15)  # 09:00:15: the minute's window ends in 45 seconds
+
+    opened = open_chat(client, queue_token=manual_queue.token)
+    refused = open_chat(client, queue_token=manual_queue.token)
+
+    assert opened.status_code == 201
+    assert (opened["RateLimit-Limit"], opened["RateLimit-Remaining"], opened["RateLimit-Reset"]) == (
+        "1",
+        "0",
+        "45",
+    )
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "45"
+    assert (refused["RateLimit-Remaining"], refused["RateLimit-Reset"]) == ("0", "45")
+    clock.shift(44)
+    assert open_chat(client, queue_token=manual_queue.token).status_code == 429
+    clock.shift(1)
+    assert open_chat(client, queue_token=manual_queue.token).status_code == 201
+
+
+def test_a_refused_message_says_when_to_retry(client, manual_queue, settings, clock):
+    settings.WEBCHAT_RATE_PER_CHAT = 1
+    body = open_chat(client, queue_token=manual_queue.token).json()
+    clock.shift(3)
+
+    sent, refused = (
+        post_message(client, body["chat_id"], body["customer_token"], client_id=f"c{n}", text="hi")
+        for n in range(2)
+    )
+
+    assert sent["RateLimit-Remaining"] == "0"
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused["Retry-After"] == "7"
+
+
+def test_opens_the_queue_refuses_do_not_spend_the_budget(client, company, settings, clock):
+    settings.WEBCHAT_RATE_PER_IP = 2
+    full = factories.WebchatQueueFactory(company=company, auto_allocate=False, max_queue_length=1)
+    assert open_chat(client, queue_token=full.token).status_code == 201
+
+    retries = [open_chat(client, queue_token=full.token).status_code for _ in range(5)]
+    unknown = open_chat(client, queue_token="no-such-queue").status_code
+
+    assert retries == [409] * 5
+    assert unknown == 404
+    assert open_chat(client, queue_token=full.token)["RateLimit-Remaining"] == "1"
+    other = factories.WebchatQueueFactory(company=company, auto_allocate=False)
+    assert [open_chat(client, queue_token=other.token).status_code for _ in range(2)] == [201, 429]

@@ -55,6 +55,11 @@ def api_endpoint(*methods: str) -> Callable:
                     response = error(refusal.code, refusal.message, refusal.status)
                     if refusal.status == 503:
                         response["Retry-After"] = "5"
+            # The limit this request was counted against, on its answer whatever it is (429 included).
+            limit = getattr(request, "rate_limit", None)
+            if limit is not None:
+                for header, value in limit.headers().items():
+                    response[header] = value
             origin = request.headers.get("Origin")
             # A refused origin (403) gets no CORS header: the browser then hides the answer from that page.
             if origin and response.status_code != 403:
@@ -89,19 +94,27 @@ def chats(request: HttpRequest) -> JsonResponse:
     first_message = text.message_text(body, "message", required=False)
     visitor_id = text.optional_text(body, "visitor_id", limit=MAX_VISITOR_ID_CHARS)
     client_id = text.client_id(body, required=False)
-    if not ratelimit.allow_chat_open(client_ip=_client_ip(request)):
-        raise Refusal("rate_limited", "Too many chats opened from here. Please try again in a minute.", 429)
-    # An unknown or disabled queue is the engine's to refuse; a known one first checks the caller's origin.
-    queue = WebchatQueue.objects.filter(token=queue_token).first()
-    if queue is not None:
-        _require_allowed_origin(request, queue)
-    opened = engine.chat_open(
-        queue_token=queue_token,
-        customer_name=name,
-        first_message=first_message,
-        visitor_id=visitor_id,
-        client_id=client_id,
+    limit = _within_limit(
+        request,
+        ratelimit.allow_chat_open(client_ip=_client_ip(request)),
+        "Too many chats opened from here. Please try again after Retry-After seconds.",
     )
+    try:
+        # An unknown or disabled queue is the engine's to refuse; a known one first checks the origin.
+        queue = WebchatQueue.objects.filter(token=queue_token).first()
+        if queue is not None:
+            _require_allowed_origin(request, queue)
+        opened = engine.chat_open(
+            queue_token=queue_token,
+            customer_name=name,
+            first_message=first_message,
+            visitor_id=visitor_id,
+            client_id=client_id,
+        )
+    except Refused:
+        # Only the chats opened count: a client retrying after queue_full or closed keeps its budget.
+        request.rate_limit = ratelimit.give_back(limit)
+        raise
     chat = opened.chat
     return JsonResponse(
         {
@@ -129,8 +142,11 @@ def _post_message(request: HttpRequest, chat: Chat) -> JsonResponse:
     body = _json_body(request)
     client_id = text.client_id(body, required=True)
     message_text = text.message_text(body, "text", required=True)
-    if not ratelimit.allow_message(chat_id=chat.pk):
-        raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
+    _within_limit(
+        request,
+        ratelimit.allow_message(chat_id=chat.pk),
+        "Too many messages at once. Please try again after Retry-After seconds.",
+    )
     message, created = engine.message_post_customer(chat_id=chat.pk, client_id=client_id, text=message_text)
     return JsonResponse(protocol.message_fields(message), status=201 if created else 200)
 
@@ -139,6 +155,14 @@ def _post_message(request: HttpRequest, chat: Chat) -> JsonResponse:
 def end(request: HttpRequest, chat_id: str) -> JsonResponse:
     chat = _customer_chat(request, chat_id)
     return JsonResponse(_state(engine.chat_end_by_customer(chat_id=chat.pk)))
+
+
+def _within_limit(request: HttpRequest, limit: ratelimit.Verdict, message: str) -> ratelimit.Verdict:
+    """Refuse a request past its rate limit (429); either way its answer carries the limit's headers."""
+    request.rate_limit = limit
+    if not limit.allowed:
+        raise Refusal("rate_limited", message, 429)
+    return limit
 
 
 def _customer_chat(request: HttpRequest, chat_id: str) -> Chat:

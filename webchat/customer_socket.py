@@ -125,7 +125,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
 
     def _store_message(self, client_id: str, text: str) -> Message:
         # The rate limit and the engine in one trip to the database thread that every socket shares.
-        if not ratelimit.allow_message(chat_id=self.chat_id):
+        if not ratelimit.allow_message(chat_id=self.chat_id).allowed:
             raise Refusal("rate_limited", "Too many messages at once. Please wait a few seconds.", 429)
         message, _ = engine.message_post_customer(chat_id=self.chat_id, client_id=client_id, text=text)
         return message
@@ -151,9 +151,10 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
         )
 
     async def _end(self) -> None:
-        chat = await in_database(engine.chat_end_by_customer)(chat_id=self.chat_id)
-        # The engine broadcasts the new state too; this answer does not depend on the channel layer.
-        await self._send(protocol.state(await in_database(selectors.customer_state)(chat)))
+        # The engine's broadcast is the answer (the system message, then `state` ended), to this socket as
+        # to the chat's others. A chat that had already ended changes nothing and says nothing: this socket
+        # heard its end then, or in its hello's state.
+        await in_database(engine.chat_end_by_customer)(chat_id=self.chat_id)
 
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(self.hello_timeout_seconds)

@@ -1,14 +1,22 @@
 """Rate limits on the public chat edges: chats opened per client IP, messages per chat.
 
-Fixed windows counted in Django's cache (Redis in production, so every server process shares the count)
-with an atomic increment. A refused request is refused before the engine is called, so nothing is stored.
+Fixed windows of the clock (a chat-open window is a clock minute, 09:00:00 to 09:00:59; a message window ten
+seconds, 09:00:00 to 09:00:09), counted in Django's cache (Redis in production, so every server process
+shares the count) with an atomic increment. A refused request is refused before the engine is called, so
+nothing is stored; each verdict says how many hits its window has left and when the window ends, which the
+API sends as `Retry-After` and the `RateLimit-*` headers. An open that the engine refuses (the queue is
+full, closed or unknown) gives its hit back: a client retrying after `queue_full` does not use up its own
+budget.
+
 While the cache cannot be reached (Redis restarting) requests are let through: the conversation lives in
 the database, and a customer must not be turned away because a counter is unavailable for a moment.
 """
 
 import functools
 import logging
+import math
 import time
+from dataclasses import dataclass, replace
 
 import redis
 from django.conf import settings
@@ -21,23 +29,72 @@ MESSAGE_WINDOW_SECONDS = 10
 OPEN_WINDOW_SECONDS = 60
 
 
-def allow_chat_open(*, client_ip: str) -> bool:
+@dataclass(frozen=True)
+class Verdict:
+    """One hit counted: whether it is within the limit, and what is left of its window."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    # Whole seconds until the window ends and its count starts again (at least 1).
+    reset_seconds: int
+    key: str = ""
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft's RateLimit-* headers for this verdict, and Retry-After when it refuses."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.reset_seconds)
+        return headers
+
+
+def allow_chat_open(*, client_ip: str) -> Verdict:
     return _hit(f"open:{client_ip}", limit=settings.WEBCHAT_RATE_PER_IP, window=OPEN_WINDOW_SECONDS)
 
 
-def allow_message(*, chat_id) -> bool:
+def allow_message(*, chat_id) -> Verdict:
     return _hit(f"message:{chat_id}", limit=settings.WEBCHAT_RATE_PER_CHAT, window=MESSAGE_WINDOW_SECONDS)
 
 
-def _hit(name: str, *, limit: int, window: int) -> bool:
-    """Count one hit in the current window; False once the window holds more than `limit`."""
-    key = f"webchat-rate:{name}:{int(time.time() // window)}"
+def give_back(verdict: Verdict) -> Verdict:
+    """Uncount an allowed hit whose request was refused after all (by the engine), in the window that
+    counted it; returns the verdict as it then stands."""
+    if not verdict.allowed or not verdict.key:
+        return verdict
+    try:
+        counters = _redis()
+        if counters is not None:
+            pipe = counters.pipeline(transaction=False)
+            pipe.decr(verdict.key)
+            # Should the window's key have expired meanwhile, the one DECR made is not kept for ever.
+            pipe.expire(verdict.key, verdict.reset_seconds + 1, nx=True)
+            pipe.execute()
+        else:
+            cache.decr(verdict.key)
+    except (RedisError, OSError, ValueError):
+        logger.warning(
+            "rate limit hit not given back: the cache is unreachable", extra={"limit": verdict.key}
+        )
+        return verdict
+    return replace(verdict, remaining=min(verdict.limit, verdict.remaining + 1))
+
+
+def _hit(name: str, *, limit: int, window: int) -> Verdict:
+    """Count one hit in the current window; refused once the window holds more than `limit`."""
+    now = time.time()
+    index = int(now // window)
+    reset_seconds = max(1, math.ceil((index + 1) * window - now))
+    key = f"webchat-rate:{name}:{index}"
     try:
         count = _count(key, window)
     except (RedisError, OSError):
         logger.warning("rate limit %s not counted: the cache is unreachable", name, extra={"limit": name})
-        return True
-    return count <= limit
+        return Verdict(True, limit, limit, reset_seconds)
+    return Verdict(count <= limit, limit, max(0, limit - count), reset_seconds, key)
 
 
 def _count(key: str, window: int) -> int:

@@ -1,5 +1,6 @@
 """Messages: the customer's, the agent's and the product's own, each with the chat's next sequence
-number, broadcast after commit. A client id already stored returns the stored message."""
+number, broadcast after commit. A client id already stored returns the stored message, when the text is the
+same; with another text it is refused (client_id_reused)."""
 
 from datetime import datetime
 
@@ -57,23 +58,33 @@ def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Messag
     return message
 
 
-def _existing_message(chat_id, client_id: str) -> Message | None:
-    """The chat's message with this client id, if one is stored.
+def _existing_message(chat_id, client_id: str, text: str) -> Message | None:
+    """The chat's message with this client id, if one is stored; refused (409 client_id_reused) if that
+    message's text is not `text`: a client id names one message, and a send again must not change it.
 
-    Equivalent ORM: Message.objects.filter(chat_id=chat_id, client_id=client_id).first().
+    Equivalent ORM: Message.objects.filter(chat_id=chat_id, client_id=client_id).first(), then its text
+    compared with `text`.
     """
     db, statements = _prepared()
     with db.cursor() as cursor:
-        cursor.execute(statements.existing, [_chat_pk(chat_id, db), client_id])
+        cursor.execute(statements.existing, [text, _chat_pk(chat_id, db), client_id])
         row = cursor.fetchone()
-    return Message.objects.get(pk=row[0]) if row else None
+    if row is None:
+        return None
+    if not row[1]:
+        raise TransitionError(
+            "client_id_reused", "This client_id was already used for a message with another text."
+        )
+    return Message.objects.get(pk=row[0])
 
 
 def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Message, bool]:
-    """Store and broadcast a customer's message; the same client_id again returns the stored one.
+    """Store and broadcast a customer's message; the same client_id again with the same text returns the
+    stored one.
 
-    Locks the chat. Refuses a message to an ended chat (409 chat_ended) and a client id of the product's own
-    (400 invalid). Returns (message, created).
+    Locks the chat. Refuses a message to an ended chat (409 chat_ended), a client id of the product's own
+    (400 invalid) and a client id already stored with another text (409 client_id_reused). Returns
+    (message, created).
     """
     _require_client_id(client_id)
     _require_storable(text, what="message")
@@ -81,7 +92,7 @@ def message_post_customer(*, chat_id, client_id: str, text: str) -> tuple[Messag
     out = Outbox()
     with transaction.atomic():
         chat = _lock_chat_for_message(chat_id)
-        existing = _existing_message(chat.pk, client_id)
+        existing = _existing_message(chat.pk, client_id, text)
         if existing is not None:
             return existing, False
         if chat.ended_at is not None or chat.state == S.CLOSED:
@@ -96,7 +107,8 @@ def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str)
     """Store and broadcast an agent's reply. The chat must be the agent's active chat.
 
     Locks the chat only: the rule (this agent holds it and it is active) is a property of the chat row. A
-    client id of the product's own is refused (400 invalid).
+    client id of the product's own is refused (400 invalid), one already stored with another text 409
+    client_id_reused.
     """
     _require_client_id(client_id)
     _require_storable(text, what="message")
@@ -106,7 +118,7 @@ def message_post_agent(*, agent: Membership, chat_id, client_id: str, text: str)
         chat = _lock_chat_for_message(chat_id, company_id=agent.company_id)
         if chat.agent_id != agent.pk:
             raise TransitionError("not_yours", "This chat is not in your inbox.", status=404)
-        existing = _existing_message(chat.pk, client_id)
+        existing = _existing_message(chat.pk, client_id, text)
         if existing is not None:
             return existing, False
         if chat.state != S.ACTIVE:

@@ -53,9 +53,12 @@ class _Statements:
             if converters:
                 self.chat_converters.append((index, column, converters))
         message_pk, message_chat, message_client = self._columns(db, Message, "id", "chat", "client_id")
-        # Equivalent ORM: Message.objects.filter(chat_id=chat_id, client_id=client_id).values_list("pk").
+        message_text = self._columns(db, Message, "text")[0]
+        # Equivalent ORM: Message.objects.filter(chat_id=chat_id, client_id=client_id)
+        # .values_list("pk", Q(text=text)) (the row's id, and whether it holds the same text).
         self.existing = (
-            f"SELECT {message_pk} FROM {message_table} WHERE {message_chat} = %s AND {message_client} = %s"
+            f"SELECT {message_pk}, {message_text} = %s FROM {message_table} "
+            f"WHERE {message_chat} = %s AND {message_client} = %s"
         )
         self.message_fields = [Message._meta.get_field(name) for name in MESSAGE_FIELDS]
         columns = ", ".join(quote(field.column) for field in self.message_fields)

@@ -48,6 +48,7 @@ def test_too_many_wrong_passwords_lock_the_account_with_a_page_saying_when_to_tr
     page = response.content.decode()
     assert "Too many attempts" in page
     assert f"Try again in {int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)} minutes" in page
+    assert response["Retry-After"] == str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     assert response["Content-Type"].startswith("text/html")
     assert "script-src 'self'" in response["Content-Security-Policy"]
 
