@@ -16,11 +16,17 @@ from django.conf import settings  # noqa: E402
 from contactcentre.routing import websocket_urlpatterns  # noqa: E402
 from runtime import collector  # noqa: E402
 from runtime.connection_limits import WebSocketLimit  # noqa: E402
+from runtime.metrics import WebSocketMetrics  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebSocketLimit(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": WebSocketLimit(
+            WebSocketMetrics(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                routes={"/ws/agent/": "agent", "/ws/webchat/": "customer"},
+            )
+        ),
     }
 )
 

@@ -5,6 +5,7 @@ channel layer and the periodic jobs on a scheduler inside the server process. DA
 PostgreSQL; REDIS_URL selects the Redis channel layer, Redis-backed rate limits and Celery.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request is counted and timed, those a later middleware answers included.
+    "runtime.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -281,7 +284,7 @@ if TRUSTED_PROXY_SCHEME_HEADER:
 # Plain HTTP is redirected to HTTPS in production behind a TLS proxy; the health check stays reachable
 # over plain HTTP, where load balancers probe it.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG and bool(TRUSTED_PROXY_SCHEME_HEADER))
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # Sent on HTTPS responses only: browsers then refuse plain HTTP to this host for that long.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
@@ -329,6 +332,20 @@ PERMISSIONS_POLICY = {
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # WebSockets one client address may hold open in one server process (runtime.connection_limits).
 WEBSOCKET_MAX_PER_IP = env_int("WEBSOCKET_MAX_PER_IP", 200)
+
+# Metrics (runtime/metrics.py, docs/operations.md#metrics): `GET /metrics` of each server process answers a
+# scrape carrying `Authorization: Bearer <METRICS_TOKEN>` and/or coming from METRICS_ALLOWED_NETWORKS (CIDR,
+# comma-separated); with neither set the endpoint does not exist (404). The Celery worker serves its own on
+# METRICS_WORKER_PORT (unset: none) at METRICS_WORKER_ADDRESS.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network") from None
+METRICS_WORKER_PORT = env_int("METRICS_WORKER_PORT", 0)
+METRICS_WORKER_ADDRESS = os.environ.get("METRICS_WORKER_ADDRESS", "127.0.0.1")
 
 # Requests to addresses a company configures (its telephony URL) go only to public https hosts
 # (runtime/outbound.py). On: loopback and private addresses, and plain http to them, are allowed too;

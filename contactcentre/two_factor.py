@@ -259,7 +259,7 @@ class TwoFactorMiddleware:
     page: it is ended (the agent's chats go back to their queues) and a half-login for the same user
     takes its place, at the code step or at enrolment."""
 
-    EXEMPT_PREFIXES = ("/api/", "/healthz")
+    EXEMPT_PREFIXES = ("/api/", "/healthz", "/metrics")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

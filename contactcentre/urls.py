@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from contactcentre import views
-from runtime import health
+from runtime import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("contactcentre.auth_urls")),

@@ -2,9 +2,12 @@
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
+
+from runtime import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -15,12 +18,15 @@ def run_jobs_once() -> None:
     from routing import jobs
 
     for job in jobs.PERIODIC_JOBS:
+        started = time.perf_counter()
         try:
             job()
         except Exception:
             # One failing job must not stop the others or the scheduler; the next tick retries it.
+            metrics.JOB_FAILURES.labels(job.__name__).inc()
             logger.exception("periodic job %s failed", job.__name__)
         finally:
+            metrics.JOB_DURATION.labels(job.__name__).observe(time.perf_counter() - started)
             close_old_connections()
 
 

@@ -150,6 +150,16 @@ def queues_with_waiting(*, queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQu
     ).order_by("name")
 
 
+def chats_waiting_by_queue() -> list[tuple[tuple[str, str], int]]:
+    """Every queue of every company as ((company slug, queue name), chats waiting): the metrics' gauge,
+    read at each scrape, one row a queue."""
+    queues = queues_with_waiting(queues=WebchatQueue.objects.all()).order_by()
+    return [
+        ((slug, name), waiting)
+        for slug, name, waiting in queues.values_list("company__slug", "name", "waiting")
+    ]
+
+
 def queues_with_oldest(*, queues: QuerySet[WebchatQueue]) -> QuerySet[WebchatQueue]:
     """The queues, each with when its longest-waiting chat was queued (`oldest`; None when none waits)."""
     return queues.annotate(oldest=_waiting_in_queue(Min("queued_at")))

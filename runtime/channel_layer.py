@@ -14,9 +14,12 @@ the customer, a full re-fetch for the agent's page).
 
 import asyncio
 import logging
+import weakref
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
+
+from runtime import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,21 @@ class LoopLayer(RedisPubSubLoopLayer):
     def __init__(self, hosts=None, **kwargs) -> None:
         super().__init__(hosts, **kwargs)
         self._shards = [WatchedShard(host, self) for host in decode_hosts(hosts)]
+        _loop_layers.add(self)
+
+    async def send(self, channel: str, message: dict) -> None:
+        try:
+            await super().send(channel, message)
+        except Exception:
+            metrics.CHANNEL_LAYER_SEND_FAILURES.labels("send").inc()
+            raise
+
+    async def group_send(self, group: str, message: dict) -> None:
+        try:
+            await super().group_send(group, message)
+        except Exception:
+            metrics.CHANNEL_LAYER_SEND_FAILURES.labels("group_send").inc()
+            raise
 
     async def discard_channel(self, channel: str) -> None:
         """Forget a channel made with new_channel() that will not be read again (its subscription ends)."""
@@ -69,11 +87,45 @@ class WatchedShard(RedisSingleShardConnection):
             connection.register_connect_callback(self._reconnected)
 
     def _reconnected(self, connection) -> None:
+        metrics.CHANNEL_LAYER_RECONNECTS.inc()
         logger.warning(
             "the channel layer reconnected to Redis; its sockets are told frames may have been lost",
             extra={"channels": len(self.channel_layer.channels)},
         )
         self.channel_layer.tell_every_channel(LOST)
+
+
+_loop_layers: "weakref.WeakSet[LoopLayer]" = weakref.WeakSet()
+
+
+def _backlog() -> list[tuple[tuple[str, ...], int]]:
+    """Messages from Redis waiting in this process for their socket to read them, and the channels (one a
+    socket, plus the health check's) subscribed: read by the scrape's thread while the event loop changes
+    the dictionaries, so each is copied first and a copy that raced is taken again."""
+    channels = pending = 0
+    for layer in list(_loop_layers):
+        for _ in range(3):
+            try:
+                queues = list(layer.channels.values())
+                break
+            except RuntimeError:
+                continue
+        else:
+            queues = []
+        channels += len(queues)
+        pending += sum(queue.qsize() for queue in queues)
+    return [(("channels",), channels), (("pending_messages",), pending)]
+
+
+metrics.register(
+    metrics.GaugeCollector(
+        "contactcentre_channel_layer",
+        "This process's channel layer: its subscribed channels, and the messages received from Redis that "
+        "its sockets have not read yet",
+        ["what"],
+        _backlog,
+    )
+)
 
 
 class ReconnectOnLossMixin:

@@ -9,6 +9,8 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from runtime import metrics
+
 
 def _new_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.DATABASE_THREADS, thread_name_prefix="database")
@@ -35,7 +37,7 @@ class _ProcessThreads(Executor):
     when nothing is there to pick it up."""
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
-        return _threads.submit(fn, *args, **kwargs)
+        return _threads.submit(metrics.database_call(fn), *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         _threads.shutdown(wait=wait, cancel_futures=cancel_futures)

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from runtime import metrics
+
 
 def each(
     job: str,
@@ -37,5 +39,6 @@ def each(
         except expected as refusal:
             log.info("%s: %s skipped (%s)", job, item, getattr(refusal, "code", refusal), extra={"job": job})
         except Exception:
+            metrics.JOB_ITEM_FAILURES.labels(job).inc()
             log.exception("%s: %s failed and was skipped", job, item, extra={"job": job, "item": str(item)})
     return done

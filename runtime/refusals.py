@@ -4,6 +4,8 @@ Every interface turns it into the same answer: `{"error": {"code", "message"}}` 
 `error` frame on a socket, a message on a page. Nothing refused is ever a 500.
 """
 
+from runtime import metrics
+
 
 class Refused(Exception):
     """A request or transition refused by a rule: `code` for programs, `message` for people, `status` the
@@ -14,3 +16,4 @@ class Refused(Exception):
         self.code = code
         self.message = message
         self.status = status
+        metrics.REFUSALS.labels(code).inc()

@@ -126,8 +126,8 @@ def test_behind_a_tls_proxy_its_scheme_header_is_believed_and_plain_http_is_redi
 
     assert settings["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert settings["ssl_redirect"] is True
-    # Load balancers probe the health check over plain HTTP.
-    assert settings["ssl_redirect_exempt"] == ["^healthz$"]
+    # Load balancers probe the health check, and Prometheus scrapes each process, over plain HTTP.
+    assert settings["ssl_redirect_exempt"] == ["^healthz$", "^metrics$"]
 
 
 def test_the_redirect_to_https_can_be_left_to_the_proxy():

@@ -5,6 +5,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import DateTimeField, Exists, OuterRef, Value
@@ -17,6 +18,7 @@ from routing.engine.frames import _tell_agent, _tell_customer, _tell_inbox, _tel
 from routing.engine.rules import target_state
 from routing.events import Outbox
 from routing.models import WebchatQueue
+from runtime import metrics
 from webchat import protocol
 from webchat.models import Chat, ChatState
 
@@ -114,6 +116,7 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
             _after_given(out, chat, chat.agent)
             _tell_agent(out, chat.agent_id, protocol.bell(chat.pk))
         out.send_on_commit()
+        transaction.on_commit(partial(metrics.ALLOCATIONS.inc, len(allocated)))
     logger.info(
         "allocated %d chat(s) from queue %s",
         len(allocated),

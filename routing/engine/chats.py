@@ -45,6 +45,7 @@ from routing.engine.rules import (
 from routing.engine.status_history import _record_status
 from routing.events import Outbox
 from routing.models import Call, CallState, WebchatQueue
+from runtime import metrics
 from webchat import protocol
 from webchat.models import HELD_STATES, Chat, ChatState, EndedBy, Message, Outcome, ParkReason, Sender
 from webchat.text import displayable_name
@@ -118,6 +119,7 @@ def chat_open(
                 )
             _tell_queue(out, queue)
             out.send_on_commit()
+            transaction.on_commit(metrics.CHATS_OPENED.inc)
     if refusal is not None:
         raise refusal
     if queue.auto_allocate:

@@ -13,6 +13,7 @@ from routing.engine.locks import _lock_chat_for_message
 from routing.engine.rules import TransitionError, _require_client_id, _require_storable
 from routing.engine.sql import _chat_pk, _insert_message, _prepared
 from routing.events import Outbox
+from runtime import metrics
 from webchat import protocol
 from webchat.models import Chat, ChatState, Message, Sender
 
@@ -39,6 +40,7 @@ def _store_message(chat: Chat, sender: str, client_id: str, text: str, now: date
         sent_at=now,
     )
     _insert_message(message, chat)
+    transaction.on_commit(metrics.MESSAGES_STORED.labels(sender).inc)
     return message
 
 

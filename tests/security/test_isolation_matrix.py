@@ -153,6 +153,8 @@ def export_case(name: str) -> Case:
 
 CASES: dict[str, Case] = {
     "healthz": lambda w, actor: [get("/healthz", expect="hidden")],
+    # The operators' scrape, across every company: no signed-in person of a company may read it.
+    "metrics": lambda w, actor: [get("/metrics", expect="refused")],
     "": lambda w, actor: [get("/", expect="hidden")],
     # Signing in and out concern the person doing it only.
     "accounts/login/": lambda w, actor: [
