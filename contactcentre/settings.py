@@ -369,6 +369,9 @@ GC_FULL_SECONDS = env_int("GC_FULL_SECONDS", 900)
 # An agent whose every connection has been gone this long is logged out for allocation.
 AGENT_CONNECTION_GRACE_SECONDS = env_int("AGENT_CONNECTION_GRACE_SECONDS", 60)
 AGENT_HEARTBEAT_SECONDS = env_int("AGENT_HEARTBEAT_SECONDS", 20)
+# A chat an agent put back or transferred goes to anyone else first; after this long waiting it may be
+# allocated to that agent again, when nobody else can take it.
+PUT_BACK_REOFFER_SECONDS = env_int("PUT_BACK_REOFFER_SECONDS", 45)
 
 # Logs go to standard output: one JSON object a line in production (runtime.logging), with the chat,
 # agent and call ids that records carry; plain lines when DEBUG is on. LOG_FORMAT=plain|json overrides.

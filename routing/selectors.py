@@ -192,7 +192,9 @@ def customer_state(chat: Chat) -> CustomerState:
         return CustomerState("ended")
     if chat.state == ChatState.QUEUED:
         return CustomerState("queued", position=queue_position(chat))
-    return CustomerState("connected", agent_name=chat.agent.name if chat.agent_id else "")
+    return CustomerState(
+        "connected", agent_name=chat.agent.name if chat.agent_id else "", agent_joined=not chat.unseen
+    )
 
 
 @dataclass(frozen=True)

@@ -315,3 +315,41 @@ def test_a_wrong_method_is_refused_with_405(client, manual_queue):
     for response in (client.get(f"{API}/chats"), client.delete(f"{API}/chats/{body['chat_id']}/end")):
         assert response.status_code == 405
         assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_state_says_the_agent_has_not_joined_until_they_open_the_allocated_chat(client, queue, agent):
+    body = opened(client, queue, message="Hello?")
+    url = f"{API}/chats/{body['chat_id']}/messages"
+    headers = bearer(body["customer_token"])
+
+    answer = client.get(url, headers=headers).json()
+    assert (answer["state"], answer["agent_name"], answer["agent_joined"]) == ("connected", agent.name, False)
+
+    engine.chat_mark_seen(agent=agent, chat_id=body["chat_id"])
+    answer = client.get(url, headers=headers).json()
+    assert (answer["state"], answer["agent_name"]) == ("connected", agent.name)
+    assert "agent_joined" not in answer
+
+
+def test_a_transfer_tells_the_customer_in_their_words_and_the_agents_the_queue(
+    client, company, manual_queue, agent
+):
+    billing = factories.WebchatQueueFactory(company=company, name="Billing", auto_allocate=False)
+    body = opened(client, manual_queue, message="Hello?")
+    engine.chat_take(agent=agent, chat_id=body["chat_id"])
+    engine.chat_transfer(agent=agent, chat_id=body["chat_id"], queue_id=billing.pk)
+    engine.chat_take(agent=agent, chat_id=body["chat_id"])
+    engine.chat_put_back(agent=agent, chat_id=body["chat_id"])
+
+    answer = client.get(f"{API}/chats/{body['chat_id']}/messages", headers=bearer(body["customer_token"]))
+    said = [m["text"] for m in answer.json()["messages"] if m["sender"] == "system"]
+    assert said == [
+        "You're being connected to another agent. Please stay in the chat.",
+        "Your chat is waiting for the next available agent.",
+    ]
+    assert not any("Billing" in text for text in said)
+    system = Message.objects.filter(chat_id=body["chat_id"], sender="system").order_by("seq")
+    assert [m.text_for_agents for m in system] == [
+        "Transferred to Billing.",
+        "Returned to the Billing queue.",
+    ]

@@ -321,3 +321,26 @@ async def test_a_client_id_sent_again_with_another_text_gets_an_error_and_the_so
     assert again == ack
     assert await database_sync_to_async(stored_texts)(chat) == ["Hello?", "first"]
     await ws.disconnect()
+
+
+async def test_the_customer_hears_when_the_agent_opens_an_allocated_chat(queue, agent):
+    chat = await database_sync_to_async(
+        lambda: engine.chat_open(queue_token=queue.token, first_message="Hello?", client_id="c-0").chat
+    )()
+    ws = await customer_socket(chat.pk)
+    frames = await say_hello(ws, customer_token_for(chat_id=chat.pk))
+    assert frames[-1] == {
+        "type": "state",
+        "state": "connected",
+        "agent_name": agent.name,
+        "agent_joined": False,
+    }
+
+    await database_sync_to_async(engine.chat_mark_seen)(agent=agent, chat_id=chat.pk)
+
+    assert await next_frame(ws, is_type("state")) == {
+        "type": "state",
+        "state": "connected",
+        "agent_name": agent.name,
+    }
+    await ws.disconnect()

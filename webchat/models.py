@@ -127,7 +127,11 @@ class Chat(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="The agent who last put the chat back; it is not allocated to them again automatically.",
+        help_text="The agent who last put the chat back or transferred it; allocation gives it to them again "
+        "only after PUT_BACK_REOFFER_SECONDS, and only when no other agent can take it.",
+    )
+    returned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last put back or transferred."
     )
     allocated_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was last given to an agent."
@@ -224,6 +228,11 @@ class Message(models.Model):
     )
     agent_name = models.CharField(max_length=80, blank=True)
     text = models.TextField()
+    agent_text = models.TextField(
+        blank=True,
+        help_text="What agents read instead of `text`, on the product's own messages worded differently for "
+        "the customer (blank: the same as `text`).",
+    )
     sent_at = models.DateTimeField()
 
     class Meta:
@@ -235,3 +244,7 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chat_id}#{self.seq}"
+
+    @property
+    def text_for_agents(self) -> str:
+        return self.agent_text or self.text

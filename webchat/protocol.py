@@ -71,12 +71,14 @@ def agent_message(frame: dict, chat_id) -> dict:
 
 @dataclass(frozen=True)
 class CustomerState:
-    """The chat's state as its customer sees it: queued (with a place), connected (with the agent's name),
-    or ended."""
+    """The chat's state as its customer sees it: queued (with a place), connected (with the agent's name,
+    and whether that agent has opened the chat yet), or ended."""
 
     state: str
     position: int | None = None
     agent_name: str | None = None
+    # Connected only: False while the agent holding the chat has not opened it yet.
+    agent_joined: bool = True
 
 
 def state_fields(state: CustomerState) -> dict:
@@ -86,6 +88,10 @@ def state_fields(state: CustomerState) -> dict:
         fields["position"] = state.position
     elif state.state == "connected":
         fields["agent_name"] = state.agent_name or ""
+        if not state.agent_joined:
+            # Only while the agent has not opened the chat: a client that does not know the field reads
+            # the frame as before.
+            fields["agent_joined"] = False
     return fields
 
 
@@ -310,13 +316,19 @@ _STATE = {
         "state": {"enum": ["queued", "connected", "ended"]},
         "position": {"type": "integer", "minimum": 1, "description": "The place in the queue, when queued."},
         "agent_name": {"type": "string", "description": "The agent's name, when connected."},
+        "agent_joined": {
+            "const": False,
+            "description": "Present, when connected, while the agent holding the chat has not opened it "
+            "yet (it waits in their inbox): the customer is told the agent will be with them shortly. Absent "
+            "once the agent has opened it.",
+        },
     },
     "required": ["type", "state"],
     "additionalProperties": False,
     "allOf": [
         {
             "if": {"properties": {"state": {"const": "queued"}}},
-            "then": {"required": ["position"], "properties": {"agent_name": False}},
+            "then": {"required": ["position"], "properties": {"agent_name": False, "agent_joined": False}},
         },
         {
             "if": {"properties": {"state": {"const": "connected"}}},
@@ -324,7 +336,7 @@ _STATE = {
         },
         {
             "if": {"properties": {"state": {"const": "ended"}}},
-            "then": {"properties": {"position": False, "agent_name": False}},
+            "then": {"properties": {"position": False, "agent_name": False, "agent_joined": False}},
         },
     ],
 }

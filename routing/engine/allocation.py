@@ -4,9 +4,10 @@ rounds of allocation that the threads of one process share."""
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import DateTimeField, Exists, OuterRef, Value
 from django.db.models.functions import Coalesce
@@ -46,12 +47,22 @@ def _after_given(out: Outbox, chat: Chat, agent: Membership) -> None:
     out.add_positions(chat.queue_id)
 
 
+def _may_get(chat: Chat, agent_id: int, now: datetime, reoffer_after: timedelta) -> bool:
+    """Whether allocation may give the chat to this agent: to the agent who put it back or transferred it
+    only once it has waited `reoffer_after` since, so that with nobody else on shift it does not wait
+    forever."""
+    if agent_id != chat.returned_by_id:
+        return True
+    return chat.returned_at is None or now - chat.returned_at >= reoffer_after
+
+
 def allocate_queue(*, queue_id: int) -> list[Chat]:
     """Allocate the queue's waiting chats, oldest first, to eligible agents with free capacity.
 
     Locks the candidate agents (SKIP LOCKED: an agent busy in another transition is passed over this round),
     then the chats (SKIP LOCKED). Among agents under capacity it picks the fewest open chats, then the
-    longest since their last allocation. Returns the chats allocated.
+    longest since their last allocation. A chat goes to the agent who put it back or transferred it only
+    PUT_BACK_REOFFER_SECONDS after, and only when no other agent can take it. Returns the chats allocated.
     """
     now = _now()
     out = Outbox()
@@ -82,16 +93,27 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
             .order_by("-queue_priority", "queued_at", "pk")[: sum(free.values())]
         )
         epoch = datetime.min.replace(tzinfo=UTC)
+        reoffer_after = timedelta(seconds=settings.PUT_BACK_REOFFER_SECONDS)
         by_id = {a.pk: a for a in agents}
         allocated: list[Chat] = []
         for chat in chats:
-            choices = [pk for pk, n in free.items() if n > 0 and pk != chat.returned_by_id]
+            choices = [pk for pk, n in free.items() if n > 0 and _may_get(chat, pk, now, reoffer_after)]
             if not choices:
                 continue
-            pk = min(choices, key=lambda pk: (held[pk], by_id[pk].last_allocated_at or epoch, pk))
+            # The agent who put it back comes last: anyone else who can take it gets it first.
+            pk = min(
+                choices,
+                key=lambda pk: (
+                    pk == chat.returned_by_id,
+                    held[pk],
+                    by_id[pk].last_allocated_at or epoch,
+                    pk,
+                ),
+            )
             agent = by_id[pk]
             _give_to_agent(chat, agent, target_state("allocate", chat.state), now, unseen=True)
             chat.returned_by = None
+            chat.returned_at = None
             held[pk] += 1
             free[pk] -= 1
             allocated.append(chat)
@@ -110,6 +132,7 @@ def allocate_queue(*, queue_id: int) -> list[Chat]:
                 unseen=True,
                 queue_priority=0,
                 returned_by=None,
+                returned_at=None,
             )
         Membership.objects.filter(pk__in=given).update(last_allocated_at=now)
         for chat in allocated:

@@ -36,6 +36,8 @@ from routing.engine.locks import (
 )
 from routing.engine.messages import _store_message, _system_message
 from routing.engine.rules import (
+    PUT_BACK,
+    TRANSFERRED,
     TransitionError,
     _landing,
     _require_client_id,
@@ -206,7 +208,7 @@ def chat_take(*, agent: Membership, chat_id) -> Chat:
 
 
 def chat_mark_seen(*, agent: Membership, chat_id) -> Chat:
-    """The agent opened the chat: the bell and highlight go.
+    """The agent opened the chat: the bell and highlight go, and the customer is told the agent is there.
 
     Locks the agent, then the chat. Refuses a chat that is not the agent's (404). Changes no state.
     """
@@ -217,6 +219,7 @@ def chat_mark_seen(*, agent: Membership, chat_id) -> Chat:
             chat.unseen = False
             chat.save(update_fields=["unseen"])
             _tell_agent(out, agent.pk, protocol.inbox())
+            _tell_customer(out, chat)
         out.send_on_commit()
     return chat
 
@@ -316,7 +319,8 @@ def chat_put_back(*, agent: Membership, chat_id) -> Chat:
 
     Locks the agent, then the chat, then its queue. Refuses a chat that is not the agent's (404), one in
     another state (409 cannot_put_back), one the customer has left (409 customer_left) and one whose queue
-    is disabled (409 queue_disabled). The chat waits again; allocation does not give it back to this agent.
+    is disabled (409 queue_disabled). The chat waits again; allocation gives it to anyone else first, and back
+    to this agent only after PUT_BACK_REOFFER_SECONDS when nobody else has taken it.
     """
     return _requeue(agent=agent, chat_id=chat_id, action="put_back", queue_id=None)
 
@@ -362,17 +366,16 @@ def _requeue(*, agent: Membership, chat_id, action: str, queue_id: int | None) -
         chat.state = target
         chat.agent = None
         chat.returned_by = agent
+        chat.returned_at = now
         chat.park_reason = ""
         chat.unseen = False
         chat.save()
         _record_status(agent, now)
-        queue_name = chat.queue.name
-        text = (
-            f"Transferred to {queue_name}."
-            if action == "transfer"
-            else f"Returned to the {queue_name} queue."
-        )
-        _system_message(out, chat, text, now)
+        if action == "transfer":
+            text, agent_text = TRANSFERRED, f"Transferred to {chat.queue.name}."
+        else:
+            text, agent_text = PUT_BACK, f"Returned to the {chat.queue.name} queue."
+        _system_message(out, chat, text, now, agent_text=agent_text)
         _tell_inbox(out, chat, agent.pk)
         _tell_presence(out, agent)
         _tell_queue(out, old_queue)

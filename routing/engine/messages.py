@@ -20,9 +20,11 @@ from webchat.models import Chat, ChatState, Message, Sender
 S = ChatState
 
 
-def _store_message(chat: Chat, sender: str, client_id: str, text: str, now: datetime, agent=None) -> Message:
+def _store_message(
+    chat: Chat, sender: str, client_id: str, text: str, now: datetime, agent=None, agent_text: str = ""
+) -> Message:
     """Store a message with the chat's next sequence number, and the chat's MESSAGE_CHAT_UPDATE_FIELDS; the
-    caller holds the chat's lock."""
+    caller holds the chat's lock. `agent_text`: what agents read instead of `text` (blank: the same)."""
     chat.last_seq += 1
     if sender == Sender.CUSTOMER and chat.customer_waiting_since is None:
         chat.customer_waiting_since = now
@@ -37,6 +39,7 @@ def _store_message(chat: Chat, sender: str, client_id: str, text: str, now: date
         agent=agent,
         agent_name=agent.name if agent else "",
         text=text,
+        agent_text=agent_text,
         sent_at=now,
     )
     _insert_message(message, chat)
@@ -52,10 +55,14 @@ def _broadcast_message(out: Outbox, chat: Chat, message: Message) -> None:
         out.add(events.agent_group(chat.agent_id), protocol.agent_message(frame, chat.pk))
 
 
-def _system_message(out: Outbox, chat: Chat, text: str, now: datetime) -> Message:
-    """Store and broadcast a message of the product's own. Its client id is in the reserved namespace
-    (webchat.text), which no client may use, so it never clashes with a client's message."""
-    message = _store_message(chat, Sender.SYSTEM, f"system-{chat.pk}-{chat.last_seq + 1}", text, now)
+def _system_message(out: Outbox, chat: Chat, text: str, now: datetime, *, agent_text: str = "") -> Message:
+    """Store and broadcast a message of the product's own: `text` in the customer's words, `agent_text` in
+    the agents' where it says more (a queue's name, which is the company's own business). Its client id is
+    in the reserved namespace (webchat.text), which no client may use, so it never clashes with a client's
+    message."""
+    message = _store_message(
+        chat, Sender.SYSTEM, f"system-{chat.pk}-{chat.last_seq + 1}", text, now, agent_text=agent_text
+    )
     _broadcast_message(out, chat, message)
     return message
 

@@ -75,6 +75,9 @@ REFUSALS = {
 
 MOVED_TO_FALLBACK = "This queue has closed, so your chat has moved to another queue. Please keep waiting."
 QUEUE_CLOSED = "This queue has closed, so this chat has ended. Please contact us again later."
+# What the customer reads when an agent passes the chat on; agents read the queue's name instead.
+TRANSFERRED = "You're being connected to another agent. Please stay in the chat."
+PUT_BACK = "Your chat is waiting for the next available agent."
 
 
 def _require_storable(value: str | None, *, what: str, limit: int | None = None) -> None:

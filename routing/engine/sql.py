@@ -105,7 +105,17 @@ def _chat_pk(chat_id, db=connection):
         raise TransitionError("not_found", "No such chat.", status=404) from None
 
 
-MESSAGE_FIELDS = ("chat", "seq", "client_id", "sender", "agent", "agent_name", "text", "sent_at")
+MESSAGE_FIELDS = (
+    "chat",
+    "seq",
+    "client_id",
+    "sender",
+    "agent",
+    "agent_name",
+    "text",
+    "agent_text",
+    "sent_at",
+)
 # What storing a message changes of its chat.
 MESSAGE_CHAT_UPDATE_FIELDS = ("last_seq", "customer_waiting_since", "reply_overdue")
 

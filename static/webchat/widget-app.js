@@ -39,6 +39,9 @@
     text: $("chat-text"),
     actions: $("chat-actions"),
     end: $("chat-end"),
+    confirmEnd: $("chat-end-confirm"),
+    endYes: $("chat-end-yes"),
+    endNo: $("chat-end-no"),
   };
 
   var storage = openStorage();
@@ -67,6 +70,8 @@
   }
   store.messages.forEach(render);
   showChat();
+  // A reload opens the conversation at its newest message, as a chat app does.
+  scrollToNewest();
   if (store.chat_id && !store.ended) connect();
   if (store.ended) showState({ type: "state", state: "ended" });
   tellParent({ type: "ready", colour: config.colour, title: config.title,
@@ -238,6 +243,11 @@
     }
   }
 
+  function scrollToNewest() {
+    // Instantly, not smoothly: the customer should land on the newest message, not watch the way there.
+    ui.log.scrollTo({ top: ui.log.scrollHeight, behavior: "instant" });
+  }
+
   // ---------------------------------------------------------------------------------------------------
   // Sending
 
@@ -358,7 +368,37 @@
     });
   }
 
+  // Ending cannot be undone, so End chat asks first; the question keeps focus until it is answered.
   ui.end.addEventListener("click", function () {
+    if (!store.chat_id) return;
+    ui.end.hidden = true;
+    ui.end.setAttribute("aria-expanded", "true");
+    ui.confirmEnd.hidden = false;
+    ui.endNo.focus();
+  });
+
+  ui.endNo.addEventListener("click", function () { closeEndConfirmation(true); });
+
+  ui.confirmEnd.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    // Escape answers the question; it does not close the whole chat window.
+    event.stopPropagation();
+    closeEndConfirmation(true);
+  });
+
+  ui.endYes.addEventListener("click", function () {
+    closeEndConfirmation(false);
+    endChat();
+  });
+
+  function closeEndConfirmation(refocus) {
+    ui.confirmEnd.hidden = true;
+    ui.end.hidden = false;
+    ui.end.setAttribute("aria-expanded", "false");
+    if (refocus) ui.end.focus();
+  }
+
+  function endChat() {
     if (!store.chat_id) return;
     if (sendFrame({ type: "end" })) return;
     api("POST", "/chats/" + store.chat_id + "/end").then(function (answer) {
@@ -367,7 +407,7 @@
     }, function () {
       showNotice("Could not reach us to end the chat. Check your connection and try again.");
     });
-  });
+  }
 
   ui.restart.addEventListener("click", function () {
     resetChat();
@@ -502,6 +542,9 @@
     chatState = frame;
     if (frame.state === "queued") {
       setStatus(frame.position ? "You're number " + frame.position + " in the queue" : "Waiting for an agent");
+    } else if (frame.state === "connected" && frame.agent_joined === false) {
+      // The chat waits in the agent's inbox: they have not opened it yet.
+      setStatus((frame.agent_name || "An agent") + " will be with you shortly");
     } else if (frame.state === "connected") {
       setStatus(frame.agent_name ? "You're chatting with " + frame.agent_name : "You're connected");
     } else if (frame.state === "ended") {
@@ -520,6 +563,7 @@
     var hasChat = Boolean(store.chat_id);
     ui.nameRow.hidden = hasChat;
     ui.actions.hidden = !hasChat || Boolean(store.ended);
+    if (ui.actions.hidden) closeEndConfirmation(false);
     ui.ended.hidden = !store.ended;
     ui.composer.hidden = Boolean(store.ended);
     if (!hasChat) setStatus("Send a message to start the chat");
@@ -602,6 +646,7 @@
       isOpen = true;
       unread = 0;
       tellParent({ type: "unread", count: 0 });
+      scrollToNewest();
       ui.text.focus();
     } else if (data.type === "closed") {
       isOpen = false;

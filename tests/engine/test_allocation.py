@@ -136,6 +136,42 @@ def test_a_chat_put_back_goes_to_someone_else_not_back_to_the_same_agent(db, com
     assert reload(chat).agent == second
 
 
+def test_a_chat_put_back_is_offered_again_to_the_same_agent_when_nobody_else_takes_it_in_time(
+    db, clock, settings, company, auto_queue
+):
+    settings.PUT_BACK_REOFFER_SECONDS = 45
+    alone = factories.MembershipFactory(company=company)
+    chat = open_chat(auto_queue)
+    engine.chat_put_back(agent=alone, chat_id=chat.pk)
+
+    clock.shift(44)
+    engine.sweep_allocation()
+    assert reload(chat).state == "queued"
+
+    clock.shift(1)
+    engine.sweep_allocation()
+    assert (reload(chat).state, reload(chat).agent) == ("inbox", alone)
+    assert reload(chat).unseen
+
+
+def test_after_the_interval_another_free_agent_still_gets_a_put_back_chat_first(
+    db, clock, settings, company, auto_queue
+):
+    settings.PUT_BACK_REOFFER_SECONDS = 30
+    first = factories.MembershipFactory(company=company, last_allocated_at=None)
+    chat = open_chat(auto_queue)
+    engine.chat_put_back(agent=first, chat_id=chat.pk)
+    # A colleague back from a break later, allocated more recently than the first agent ever was.
+    colleague = factories.MembershipFactory(
+        company=company, presence="break", last_allocated_at=timezone.now()
+    )
+    clock.shift(60)
+
+    engine.agent_set_presence(agent=colleague, presence="available")
+
+    assert reload(chat).agent == colleague
+
+
 def test_an_allocated_chat_rings_the_bell_until_opened(db, company, auto_queue, agent):
     chat = open_chat(auto_queue)
     assert chat.unseen
