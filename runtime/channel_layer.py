@@ -18,12 +18,15 @@ import weakref
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
+from redis.exceptions import ConnectionError
 
 from runtime import metrics
 
 logger = logging.getLogger(__name__)
 
 LOST = {"type": "channel_layer.lost"}
+# Pauses (seconds) between the tries of a subscription made while its connection is being re-made.
+SUBSCRIBE_RETRY_PAUSES = (0.05, 0.2, 1.0)
 # "Connect again": the WebSocket close code for a server that cannot vouch for what it relayed (1012, the
 # standard "service restart", is one that a server may not send under autobahn, Daphne's WebSocket library).
 CLOSE_RECONNECT = 4503
@@ -79,12 +82,30 @@ class WatchedShard(RedisSingleShardConnection):
     _watched = None
 
     async def subscribe(self, channel: str) -> None:
-        await super().subscribe(channel)
+        await self._retried(super().subscribe, channel)
         connection = self._pubsub.connection if self._pubsub is not None else None
         if connection is not None and connection is not self._watched:
             # Registered once the connection is up: the callback runs on every connect after this one.
             self._watched = connection
             connection.register_connect_callback(self._reconnected)
+
+    async def unsubscribe(self, channel: str) -> None:
+        await self._retried(super().unsubscribe, channel)
+
+    async def _retried(self, call, channel: str) -> None:
+        """`call(channel)`, tried again while the subscriptions' connection is being re-made. Right after that
+        connection broke, the first command on it fails ("Connection lost" while writing), or it meets the
+        receiving task re-making it at the same moment (redis-py: "another coroutine is already waiting for
+        incoming data"): a socket saying hello then would be closed with an error, though Redis is back."""
+        for pause in SUBSCRIBE_RETRY_PAUSES:
+            try:
+                return await call(channel)
+            except (ConnectionError, OSError, RuntimeError) as problem:
+                if isinstance(problem, RuntimeError) and "already waiting" not in str(problem):
+                    raise
+                logger.warning("subscribing again after %s", problem, extra={"channel": channel})
+                await asyncio.sleep(pause)
+        return await call(channel)
 
     def _reconnected(self, connection) -> None:
         metrics.CHANNEL_LAYER_RECONNECTS.inc()

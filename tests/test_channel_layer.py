@@ -2,6 +2,7 @@
 process hears that frames may have been lost, and the sockets close so that their clients catch up."""
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -51,6 +52,32 @@ async def test_after_its_subscriptions_break_every_channel_hears_of_the_loss_and
     # Subscribed again: frames published from now on arrive.
     await layer.group_send("chat_x", {"type": "relay", "frame": 2})
     assert (await asyncio.wait_for(layer.receive(in_group), TIMEOUT))["frame"] == 2
+
+
+async def test_subscribing_right_after_the_subscriptions_broke_succeeds_and_delivers(layer):
+    """A socket's hello subscribes to its chat's group. One that came just as the subscriptions' connection
+    broke (a Redis restart, a network blip) failed about every other time, the first command on the broken
+    connection or the receiving task re-making it at the same moment, and the socket closed with an error.
+    It succeeds, and once the connection is made again the groups' frames reach the channel."""
+    layer, name = layer
+    channel = await layer.new_channel()
+    await layer.group_add("chat_0", channel)
+    for n in range(1, 31):
+        kill_subscriber_connections(name)
+        await asyncio.sleep(0.05 * (n % 4))
+
+        await layer.group_add(f"chat_{n}", channel)
+
+    async def delivered() -> None:
+        while True:
+            await layer.group_send("chat_30", {"type": "relay", "frame": 30})
+            with contextlib.suppress(TimeoutError):
+                while (frame := await asyncio.wait_for(layer.receive(channel), 0.5)) == LOST:
+                    pass
+                if frame["frame"] == 30:
+                    return
+
+    await asyncio.wait_for(delivered(), TIMEOUT)
 
 
 async def test_a_channel_the_health_check_is_done_with_leaves_no_subscription(layer):
