@@ -25,7 +25,14 @@ from routing.engine.clocks import (
     _pause_wrapup,
     _stop_handle_clock,
 )
-from routing.engine.frames import _tell_agent, _tell_customer, _tell_inbox, _tell_presence, _tell_queue
+from routing.engine.frames import (
+    _tell_agent,
+    _tell_customer,
+    _tell_inbox,
+    _tell_presence,
+    _tell_queue,
+    _tell_wallboard,
+)
 from routing.engine.locks import (
     _chats_to_lock,
     _lock_agent,
@@ -161,6 +168,10 @@ def chat_end_by_customer(*, chat_id) -> Chat:
         _system_message(out, chat, "The chat was ended by the customer.", now)
         _tell_customer(out, chat)
         _tell_inbox(out, chat, agent_id)
+        if agent_id is not None:
+            # The agent's status follows the chat (Handling a chat -> Wrap-up): their tabs and the wallboard.
+            _tell_agent(out, agent_id, protocol.presence())
+            _tell_wallboard(out, chat.company_id)
         out.send_on_commit()
     if chat.state == S.CLOSED and agent_id is not None:
         offer_work(agent_id=agent_id)

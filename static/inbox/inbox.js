@@ -334,6 +334,60 @@
   });
 
   // ---------------------------------------------------------------------------------------------------
+  // What the agent chose or wrote in a field that saves itself ([data-keep]: notes, classification) is
+  // theirs until the server has it. A re-render of the workspace rendered before the save (an action's
+  // answer, a catch-up fetch) does not take it back, and what never left the page (its field was replaced
+  // before it was sent) is sent again.
+
+  const kept = new Map(); // field id -> {value, sending, savedAt}
+
+  function keep(field) {
+    kept.set(field.id, { value: field.value, sending: false, savedAt: null });
+    // A classification from the list and the agent's own words replace each other, here as on the server.
+    const group = field.closest(".classification");
+    if (!group || !field.value) return;
+    for (const other of group.querySelectorAll("[data-keep]")) {
+      if (other === field) continue;
+      other.value = "";
+      kept.delete(other.id);
+    }
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches?.("[data-keep]")) keep(event.target);
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.matches?.("[data-keep]")) keep(event.target);
+  });
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const entry = kept.get(event.detail.elt.id);
+    if (entry && event.detail.elt.matches?.("[data-keep]")) entry.sending = true;
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const field = event.detail.elt;
+    const entry = kept.get(field.id);
+    if (!entry || !field.matches?.("[data-keep]")) return;
+    entry.sending = false;
+    if (!event.detail.successful) kept.delete(field.id); // refused: the notice says why
+    else if (entry.value === field.value) entry.savedAt = performance.now();
+  });
+
+  function restoreKept(renderSentAt) {
+    for (const [id, entry] of kept) {
+      const field = byId(id);
+      if (!field) continue;
+      // Rendered from a request sent after the save came back: the server's value is the truth.
+      if (entry.savedAt !== null && renderSentAt !== undefined && renderSentAt > entry.savedAt) {
+        kept.delete(id);
+        continue;
+      }
+      if (field.value === entry.value) continue;
+      field.value = entry.value;
+      if (!entry.sending && entry.savedAt === null) htmx.trigger(field, "save-now");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
   // After every swap: scroll position, pending replies, drafts, the selected row, typing indicators.
 
   let stuckToBottom = true;
@@ -358,7 +412,20 @@
     if (scroller) shownChat = scroller.dataset.chatId;
   });
 
-  document.addEventListener("htmx:afterSettle", settlePage);
+  // A confirmation the agent has open stays open when the workspace around it is drawn again.
+  let openDialog = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const dialog = event.detail.target.querySelector?.("dialog[open][id]");
+    if (dialog) openDialog = dialog.id;
+  });
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    settlePage();
+    restoreKept(event.detail.xhr?.sentAt);
+    const dialog = openDialog && byId(openDialog);
+    openDialog = null;
+    if (dialog && !dialog.open) dialog.showModal();
+  });
 
   // A part fetched again often comes back as it is (a frame announcing the agent's own action, a catch-up
   // fetch): then leave it alone, so that what the agent opened in it or scrolled to stays.
@@ -519,6 +586,20 @@
     const current = links.findIndex((link) => link.hasAttribute("aria-current"));
     links[(current + 1) % links.length].click();
   }
+
+  // A button that asks first (End chat) opens its confirmation dialog.
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest?.("[data-opens]");
+    if (opener) byId(opener.dataset.opens)?.showModal();
+    // Confirmed: the dialog goes; the answer (the wrap-up, or a refusal) shows on the page.
+    event.target.closest?.("dialog [hx-post]")?.closest("dialog").close();
+  });
+
+  // Transfer waits until a queue is chosen.
+  document.addEventListener("change", (event) => {
+    const choice = event.target.closest?.("form.transfer select");
+    if (choice) choice.form.querySelector("button").disabled = !choice.value;
+  });
 
   const shortcuts = {
     "?": openHelp,

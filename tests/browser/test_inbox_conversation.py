@@ -100,6 +100,8 @@ def test_an_agent_takes_answers_parks_ends_and_wraps_up_a_chat(new_page, support
     expect(chat.locator(".state")).to_have_text("Active")
 
     chat.get_by_role("button", name="End chat").click()
+    confirm = inbox.get_by_role("dialog", name="End the chat with Grace?")
+    confirm.get_by_role("button", name="End chat").click()
     expect(widget.get_by_text("The chat has ended").first).to_be_visible()
     countdown = chat.locator(".countdown time")
     expect(countdown).to_have_text(re.compile(r"^[01]:\d\d$"))
