@@ -86,6 +86,9 @@ def main() -> None:
         chat.get_by_label("Message to Grace Hopper").fill("It was delivered this morning, Grace.")
         chat.get_by_label("Message to Grace Hopper").press("Enter")
         chat.get_by_role("button", name="End chat").click()
+        inbox.get_by_role("dialog", name="End the chat with Grace Hopper?").get_by_role(
+            "button", name="End chat"
+        ).click()
         expect(chat.get_by_role("button", name="Complete wrap-up")).to_be_visible()
         chat.get_by_label("Notes").fill("Order 1200 delivered late; postage refunded.")
         chat.get_by_label("Classification", exact=True).select_option(label="Complaint")
