@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from contactcentre.routing import websocket_urlpatterns  # noqa: E402
-from runtime import collector  # noqa: E402
+from runtime import collector, error_reporting  # noqa: E402
 from runtime.connection_limits import WebSocketLimit  # noqa: E402
 from runtime.metrics import WebSocketMetrics  # noqa: E402
 
@@ -23,7 +23,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": WebSocketLimit(
             WebSocketMetrics(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                error_reporting.sockets(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
                 routes={"/ws/agent/": "agent", "/ws/webchat/": "customer"},
             )
         ),

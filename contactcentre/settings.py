@@ -395,3 +395,25 @@ LOGGING = {
 }
 # Celery workers and beat log through the same configuration instead of installing their own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Error reporting to Sentry (runtime/error_reporting.py): off unless SENTRY_DSN is set, and then started
+# here, where every process (Daphne, the Celery worker and beat, management commands) reads its settings.
+# SENTRY_RELEASE defaults to the checkout's commit when there is a .git to read it from.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", "").strip()
+try:
+    SENTRY_TRACES_SAMPLE_RATE = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "") or 0)
+except ValueError:
+    SENTRY_TRACES_SAMPLE_RATE = -1.0
+if not 0 <= SENTRY_TRACES_SAMPLE_RATE <= 1:
+    raise ImproperlyConfigured("SENTRY_TRACES_SAMPLE_RATE: a fraction between 0 and 1, such as 0.05")
+if SENTRY_DSN:
+    from runtime import error_reporting
+
+    SENTRY_RELEASE = os.environ.get("SENTRY_RELEASE", "").strip() or error_reporting.checkout_commit(BASE_DIR)
+    error_reporting.start(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )

@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from runtime import metrics
+from runtime import error_reporting, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +20,13 @@ def run_jobs_once() -> None:
     for job in jobs.PERIODIC_JOBS:
         started = time.perf_counter()
         try:
-            job()
-        except Exception:
-            # One failing job must not stop the others or the scheduler; the next tick retries it.
-            metrics.JOB_FAILURES.labels(job.__name__).inc()
-            logger.exception("periodic job %s failed", job.__name__)
+            with error_reporting.context(job=job.__name__):
+                try:
+                    job()
+                except Exception:
+                    # One failing job must not stop the others or the scheduler; the next tick retries it.
+                    metrics.JOB_FAILURES.labels(job.__name__).inc()
+                    logger.exception("periodic job %s failed", job.__name__)
         finally:
             metrics.JOB_DURATION.labels(job.__name__).observe(time.perf_counter() - started)
             close_old_connections()

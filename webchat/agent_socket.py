@@ -29,6 +29,7 @@ from django.utils import timezone
 from contactcentre import agent_sessions
 from contactcentre.models import Membership
 from routing import engine, events, selectors
+from runtime import error_reporting
 from runtime.channel_layer import ReconnectOnLossMixin
 from runtime.database import SocketDatabaseMixin, in_database
 from runtime.refusals import Refused
@@ -69,6 +70,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             self.membership = None
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        error_reporting.tag(agent_id=self.membership.pk, company_id=self.membership.company_id)
         # Joined before the socket is accepted: a change made once the page sees the socket open is heard.
         await self._join(await self._groups())
         await self.accept()
@@ -161,6 +163,7 @@ class AgentConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebsocketCon
             await self._error(refusal.code, refusal.message, chat_id=frame.get("chat_id"))
             return
         chat_id, client_id = outgoing.chat_id, outgoing.client_id
+        error_reporting.tag(chat_id=chat_id)
         try:
             message = await in_database(self._post_message)(
                 chat_id, client_id, outgoing.text, self._seen_due()

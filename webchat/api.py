@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from routing import engine, selectors
 from routing.models import WebchatQueue
-from runtime import client_address
+from runtime import client_address, error_reporting
 from runtime.refusals import Refused
 from webchat import customer, protocol, ratelimit, text
 from webchat.customer import Refusal
@@ -167,6 +167,7 @@ def _within_limit(request: HttpRequest, limit: ratelimit.Verdict, message: str) 
 
 def _customer_chat(request: HttpRequest, chat_id: str) -> Chat:
     chat = customer.find_chat(chat_id)
+    error_reporting.tag(chat_id=chat.pk)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     customer.require_token(chat, token.strip() if scheme.lower() == "bearer" else "")
     _require_allowed_origin(request, chat.queue)

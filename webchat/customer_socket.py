@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from routing import engine, events, selectors
+from runtime import error_reporting
 from runtime.channel_layer import ReconnectOnLossMixin
 from runtime.database import SocketDatabaseMixin, in_database
 from runtime.refusals import Refused
@@ -39,6 +40,7 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
 
     async def connect(self) -> None:
         self.chat_id = str(self.scope["url_route"]["kwargs"]["chat_id"])
+        error_reporting.tag(chat_id=self.chat_id)
         self.typing_gate = floods.TypingGate()
         self.refusals = floods.RefusalBudget()
         # Accept before closing, so that the client sees the close code rather than a failed handshake.
