@@ -20,7 +20,7 @@ from routing import engine, selectors
 from routing.models import WebchatQueue
 from runtime import client_address, error_reporting
 from runtime.refusals import Refused
-from webchat import customer, protocol, ratelimit, text
+from webchat import customer, openapi, protocol, ratelimit, text
 from webchat.customer import Refusal
 from webchat.models import Chat
 from webchat.tokens import customer_token_for
@@ -33,8 +33,9 @@ def error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-def api_endpoint(*methods: str) -> Callable:
-    """CSRF exemption, CORS, method checks and refusals turned into JSON errors, for one API view."""
+def api_endpoint(*methods: str, cache_seconds: int | None = None) -> Callable:
+    """CSRF exemption, CORS, method checks and refusals turned into JSON errors, for one API view. Its
+    answers are never stored by caches, except a public document's (`cache_seconds`)."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -65,7 +66,10 @@ def api_endpoint(*methods: str) -> Callable:
             if origin and response.status_code != 403:
                 response["Access-Control-Allow-Origin"] = origin
             patch_vary_headers(response, ["Origin"])
-            patch_cache_control(response, no_store=True)
+            if cache_seconds is not None and response.status_code == 200:
+                patch_cache_control(response, public=True, max_age=cache_seconds)
+            else:
+                patch_cache_control(response, no_store=True)
             if response.status_code == 401:
                 response["WWW-Authenticate"] = 'Bearer realm="webchat"'
             return response
@@ -82,6 +86,12 @@ def _preflight(methods: tuple[str, ...]) -> HttpResponse:
     response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
     response["Access-Control-Max-Age"] = "86400"
     return response
+
+
+@api_endpoint("GET", cache_seconds=3600)
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """This API as an OpenAPI 3.1 document (the same text as docs/openapi.json)."""
+    return HttpResponse(openapi.document_text(), content_type="application/json")
 
 
 @api_endpoint("POST")

@@ -13,6 +13,7 @@ which check each field with webchat.text's rules and refuse with `Refused` (an `
 stays open). Tests check every frame a socket sends against its schema.
 """
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC
@@ -446,6 +447,15 @@ def schema_document(key: tuple[str, str, str]) -> dict:
         "title": f"{socket} socket, {direction.replace('-', ' ')}: {type_}",
         **SCHEMAS[key],
     }
+
+
+def body_schema(key: tuple[str, str, str]) -> dict:
+    """A frame's schema without its `type`: the same object as the chat API's body (a `message` frame is a
+    `<message>`, a `state` frame the state part of `GET …/messages`), for the OpenAPI document."""
+    schema = copy.deepcopy(SCHEMAS[key])
+    del schema["properties"]["type"]
+    schema["required"] = [name for name in schema["required"] if name != "type"]
+    return schema
 
 
 def schema_path(key: tuple[str, str, str]) -> str:
