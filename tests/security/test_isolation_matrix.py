@@ -153,6 +153,8 @@ def export_case(name: str) -> Case:
 
 CASES: dict[str, Case] = {
     "healthz": lambda w, actor: [get("/healthz", expect="hidden")],
+    # The chat API's published contract: public, the same for everyone, and no company's data in it.
+    "api/webchat/v1/openapi.json": lambda w, actor: [get("/api/webchat/v1/openapi.json", expect="hidden")],
     # The operators' scrape, across every company: no signed-in person of a company may read it.
     "metrics": lambda w, actor: [get("/metrics", expect="refused")],
     "": lambda w, actor: [get("/", expect="hidden")],
