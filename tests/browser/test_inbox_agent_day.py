@@ -352,7 +352,11 @@ def test_a_classification_chosen_right_after_create_and_assign_is_saved_and_show
     inbox.route(re.compile(r"/contact/new/$"), lambda route: held.append((route, route.fetch())))
     create.get_by_role("button", name="Create and assign").click()
     answered(inbox, held)
-    workspace.get_by_label("Classification", exact=True).select_option(label="Late delivery")
+    # The choice is saved at once, while the contact's answer is still held back (the redraw that answer
+    # brings replaces the list, so the page cannot tell a reload later whether the save is still on its way).
+    with inbox.expect_response(re.compile(r"/details/$")) as saved:
+        workspace.get_by_label("Classification", exact=True).select_option(label="Late delivery")
+    assert saved.value.ok
     route, response = held[0]
     route.fulfill(response=response)
     inbox.unroute(re.compile(r"/contact/new/$"))
