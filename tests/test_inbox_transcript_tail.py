@@ -7,6 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from routing import engine
 from tests.webchat_support import customer_says
+from webchat import selectors
+from webchat.models import Chat
 
 
 def shown(html: str) -> list[int]:
@@ -87,3 +89,15 @@ def test_the_whole_conversation_is_still_there_for_the_workspace(htmx_client, ac
     assert f'<ol id="transcript-{active_chat.pk}"' in html
     assert 'hx-swap="beforeend"' in html
     assert shown(html) == [first.seq, second.seq]
+
+
+def test_a_chat_read_before_its_customer_wrote_still_shows_the_wait_on_that_message(active_chat):
+    """A view reads the chat, then its messages: a customer message stored in between is listed, and carries
+    the wait it started (it was listed without one, and the alert never came to the agent's screen)."""
+    read_before = Chat.objects.get(pk=active_chat.pk)
+    written = customer_says(active_chat, "Is anyone there?")
+
+    transcript = selectors.transcript_get(agent=active_chat.agent, chat=read_before)
+
+    assert [m.seq for m in transcript["messages"]][-1] == written.seq
+    assert transcript["waiting_seq"] == written.seq

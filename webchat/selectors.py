@@ -211,6 +211,10 @@ def transcript_get(*, agent: Membership, chat: Chat, after_seq: int | None = Non
     if after_seq is not None:
         messages = messages.filter(seq__gt=after_seq)
     messages = list(messages)
+    # The chat's wait is read after its messages: a customer message is stored with its chat's wait in one
+    # transaction, so a message listed here is never shown without the wait it started. The chat given may
+    # have been read before that message was stored (a view reads the chat, then its messages).
+    chat.refresh_from_db(fields=["customer_waiting_since", "reply_overdue"])
     waiting_seq = None
     if chat.customer_waiting_since is not None:
         waiting_seq = next((m.seq for m in reversed(messages) if m.sender == Sender.CUSTOMER), None)
