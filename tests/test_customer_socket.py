@@ -303,6 +303,24 @@ async def test_ending_over_the_socket_sends_the_system_message_then_the_ended_st
     await agents_ws.disconnect()
 
 
+async def test_ending_a_chat_that_has_ended_is_answered_with_its_state_alone(conversation):
+    chat, token = conversation
+    ws = await customer_socket(chat.pk)
+    await say_hello(ws, token)
+    await ws.send_json_to({"type": "end"})
+    await frames_until(ws, is_type("state"))
+
+    await ws.send_json_to({"type": "end"})
+    frames = await frames_until(ws, is_type("state"))
+    await get_channel_layer().group_send(
+        events.chat_group(chat.pk), protocol.relay(protocol.typing_to_customer(False))
+    )
+    frames += await frames_until(ws, is_type("typing"))
+
+    assert [(frame["type"], frame.get("state")) for frame in frames] == [("state", "ended"), ("typing", None)]
+    await ws.disconnect()
+
+
 async def test_a_client_id_sent_again_with_another_text_gets_an_error_and_the_socket_stays_open(
     waiting_chat,
 ):

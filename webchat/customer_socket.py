@@ -11,6 +11,7 @@ import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
+from django.utils import timezone
 
 from routing import engine, events, selectors
 from runtime import error_reporting
@@ -154,9 +155,19 @@ class CustomerChatConsumer(ReconnectOnLossMixin, SocketDatabaseMixin, AsyncWebso
 
     async def _end(self) -> None:
         # The engine's broadcast is the answer (the system message, then `state` ended), to this socket as
-        # to the chat's others. A chat that had already ended changes nothing and says nothing: this socket
-        # heard its end then, or in its hello's state.
-        await in_database(engine.chat_end_by_customer)(chat_id=self.chat_id)
+        # to the chat's others. A chat that had already ended changes nothing and broadcasts nothing: its
+        # state, sent to this socket alone, answers the frame.
+        answer = await in_database(self._end_chat)()
+        if answer is not None:
+            await self._send(answer)
+
+    def _end_chat(self) -> dict | None:
+        asked_at = timezone.now()
+        chat = engine.chat_end_by_customer(chat_id=self.chat_id)
+        if chat.ended_at is not None and chat.ended_at >= asked_at:
+            return None
+        chat = Chat.objects.select_related("agent__user").get(pk=self.chat_id)
+        return protocol.state(selectors.customer_state(chat))
 
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(self.hello_timeout_seconds)
