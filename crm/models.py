@@ -142,7 +142,20 @@ WAIT_BANDS: tuple[tuple[int, int | None], ...] = (
 )
 
 
-class ReportQueueHour(models.Model):
+class RollupKey(models.Model):
+    """What every rollup row is counted by: the company, the channel and the queue the interactions arrived
+    in (ids, not foreign keys: a deleted queue's rows are read as the interactions whose link was cleared)."""
+
+    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    arrival_webchat_queue_id = models.IntegerField(null=True)
+    arrival_voice_queue_id = models.IntegerField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class ReportQueueHour(RollupKey):
     """The interactions that arrived in one queue (and channel) in one UTC hour, added up.
 
     `answered_by_wait[j]` (j from 0) is how many answered interactions waited at most j seconds (a wait w
@@ -153,10 +166,6 @@ class ReportQueueHour(models.Model):
     short abandons for any threshold are read for the queue's settings of the moment. `wait_bands[i]`
     counts the answered waits in WAIT_BANDS[i]."""
 
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    arrival_webchat_queue_id = models.IntegerField(null=True)
-    arrival_voice_queue_id = models.IntegerField(null=True)
     hour = models.DateTimeField()
     refused = models.IntegerField(default=0)
     offered = models.IntegerField(default=0)
@@ -188,14 +197,10 @@ class ReportQueueHour(models.Model):
         return f"{self.channel} queue {queue} {self.hour:%Y-%m-%d %H:00}"
 
 
-class ReportClassificationDay(models.Model):
+class ReportClassificationDay(RollupKey):
     """How many interactions (refused chats left out) arrived in one queue (and channel) in one UTC day
     with one classification (id and the text kept with it)."""
 
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    arrival_webchat_queue_id = models.IntegerField(null=True)
-    arrival_voice_queue_id = models.IntegerField(null=True)
     day = models.DateField()
     classification_id = models.IntegerField(null=True)
     classification_text = models.CharField(max_length=200, blank=True)
@@ -223,13 +228,9 @@ class ReportClassificationDay(models.Model):
         return f"classification {self.classification_id or self.classification_text!r} {self.day}"
 
 
-class ReportAgentDay(models.Model):
+class ReportAgentDay(RollupKey):
     """The interactions one agent held last that arrived in one queue (and channel) in one UTC day."""
 
-    company = models.ForeignKey("contactcentre.Company", on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    arrival_webchat_queue_id = models.IntegerField(null=True)
-    arrival_voice_queue_id = models.IntegerField(null=True)
     day = models.DateField()
     agent_id = models.IntegerField()
     interactions = models.IntegerField(default=0)
